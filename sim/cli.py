@@ -1,0 +1,138 @@
+"""``python -m sim``: the command line.
+
+Exit codes: 0 success, 1 the run itself failed (or ``validate`` found a violation),
+2 bad input (scenario, dictionaries, arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.text import Text
+
+from sim.errors import InputError, RunError
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # exit 2 with a short usage line
+        self.print_usage(sys.stderr)
+        err.print(f"{self.prog}: error: {message}")
+        raise SystemExit(2)
+
+
+def _scenario_args(p: argparse.ArgumentParser, writes: bool = True) -> None:
+    p.add_argument("scenario", type=Path, help="scenario YAML file")
+    if writes:
+        p.add_argument(
+            "--output", type=Path, metavar="DIR", help="output folder (overrides paths.output)"
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m sim",
+        description=(
+            "retail-sim: a discrete-event simulation of a retail chain that writes synthetic "
+            "retail data (master data, fact tables, real-time events)."
+        ),
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser(
+        "check",
+        help="validate a scenario and print a summary; runs nothing",
+        description="Validate a scenario file and the dictionaries it uses, "
+        "and print what a run would do. Writes nothing.",
+    )
+    _scenario_args(p)
+    p.set_defaults(func=_cmd("check"))
+
+    p = sub.add_parser(
+        "master",
+        help="write the master (dimension) tables",
+        description="Build master data from the dictionaries and write "
+        "OUTPUT/master/<table>.csv (or .parquet).",
+    )
+    _scenario_args(p)
+    p.set_defaults(func=_cmd("master"))
+
+    p = sub.add_parser(
+        "run",
+        help="simulate history (fast-forward) or stream it (--realtime)",
+        description="Write master data if absent, then simulate from "
+        "calendar.start to calendar.end as fast as the CPU allows, "
+        "writing date-partitioned fact files. A later run continues "
+        "where the last one stopped.",
+    )
+    _scenario_args(p)
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes (default: number of cores); output is identical",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.set_defaults(func=_cmd("run"))
+
+    p = sub.add_parser(
+        "validate",
+        help="check every invariant of an output folder",
+        description="Check schemas, keys, money, inventory, sensors and "
+        "truck rules of an output folder; exit 1 on a violation.",
+    )
+    p.add_argument("output", type=Path, help="output folder")
+    p.add_argument(
+        "--examples",
+        type=int,
+        default=3,
+        metavar="N",
+        help="violating rows to show per check (default 3)",
+    )
+    p.set_defaults(func=_cmd("validate"))
+
+    p = sub.add_parser(
+        "clear",
+        help="delete an output folder's generated data",
+        description="Delete master data, facts, state and dead letters of an "
+        "output folder (asks first).",
+    )
+    p.add_argument("output", type=Path, help="output folder")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(func=_cmd("clear"))
+    return parser
+
+
+def _cmd(name: str) -> Callable[[argparse.Namespace], int]:
+    def call(args: argparse.Namespace) -> int:
+        from sim import commands
+
+        return getattr(commands, name)(args)
+
+    return call
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except InputError as e:
+        err.print(Text("error: ", style="bold red") + Text(str(e)), soft_wrap=True)
+        return 2
+    except RunError as e:
+        err.print(Text("run failed: ", style="bold red") + Text(str(e)), soft_wrap=True)
+        return 1
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130

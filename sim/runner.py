@@ -1,0 +1,195 @@
+"""Fast-forward history: every shard, day after day, in one or more worker processes."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sim.day import ShardDay
+from sim.dictionaries import load_dictionaries
+from sim.errors import InputError
+from sim.master import build_master, write_master
+from sim.recorder import FileRecorder
+from sim.scenario import Period, Scenario
+from sim.state import (
+    GenerationState,
+    check_matches,
+    checkpoint_path,
+    dictionaries_digest,
+    prune_checkpoints,
+    settings,
+)
+from sim.timeparse import day_start
+from sim.world import Catalog, ShardMaster, WorldState, load_master
+
+Progress = Callable[[int, date, dict[str, int]], None]
+
+
+@dataclass
+class Plan:
+    """What a run will do in an output folder."""
+
+    root: Path
+    state: GenerationState
+    days: list[date]
+    shards: list[int]
+    master_written: bool = False
+
+
+@dataclass
+class Summary:
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    days: int = 0
+
+
+def prepare(sc: Scenario, period: Period, root: Path, write: bool = True) -> Plan:
+    """Check the output folder against the scenario; write master data if absent."""
+    digest = dictionaries_digest(sc.paths.dictionaries) if sc.paths.dictionaries.is_dir() else ""
+    current = settings(sc, digest)
+    state = GenerationState.load(root)
+    written = False
+    if state is None:
+        d = load_dictionaries(sc.paths.dictionaries)
+        if (root / "master").exists() and any((root / "master").iterdir()):
+            raise InputError(
+                f"{root}/master: master data without {root}/generation_state.json;"
+                f" clear the folder (python -m sim clear {root})"
+            )
+        state = GenerationState(settings=current, first_day=period.first.isoformat())
+        if write:
+            master = build_master(sc, d, period.first)
+            write_master(master, root, sc.output.format)
+            state.save(root)
+            written = True
+    else:
+        check_matches(state, current, root)
+    first = date.fromisoformat(state.first_day)
+    days = [d for d in _days(state.next_day, period.last)]
+    if period.first < first and state.last_day is not None:
+        raise InputError(
+            f"calendar.start: the output folder starts at {first}; history "
+            f"before an existing output cannot be added (clear it first)"
+        )
+    shards = _shards(root, sc) if (root / "master").exists() else list(range(1, sc.volume.dcs + 1))
+    return Plan(root, state, days, shards, written)
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _shards(root: Path, sc: Scenario) -> list[int]:
+    return list(range(1, sc.volume.dcs + 1))
+
+
+def run_shard(
+    sc: Scenario, root: Path, shard: int, first_day: date, days: list[date], queue: Any = None
+) -> dict[str, int]:
+    """Simulate ``days`` of one shard, writing partitions and the final checkpoint."""
+    fmt = sc.output.format
+    master = load_master(root, fmt)
+    catalog = Catalog.from_master(master)
+    m = ShardMaster.from_master(sc, master, shard)
+    previous = days[0] - timedelta(days=1)
+    state = (
+        WorldState.load(checkpoint_path(root, shard, previous))
+        if days[0] > first_day
+        else WorldState(m.opening.copy())
+    )
+    t0_ms = int(day_start(first_day).timestamp() * 1000)
+    rec = FileRecorder(sc.seed, shard, t0_ms, root, fmt)
+    totals: dict[str, int] = {}
+    for d in days:
+        sd = ShardDay(sc, m, catalog, state, d, first_day, rec)
+        state = sd.finish()
+        counts = rec.end_day()
+        for k, v in counts.items():
+            totals[k] = totals.get(k, 0) + v
+        if queue is not None:
+            queue.put((shard, d, counts))
+    state.save(checkpoint_path(root, shard, days[-1]))
+    return totals
+
+
+def run_history(
+    sc: Scenario, plan: Plan, workers: int, progress: Progress | None = None
+) -> Summary:
+    """Generate ``plan.days`` for every shard; update the generation state."""
+    started = time.perf_counter()
+    first = date.fromisoformat(plan.state.first_day)
+    totals: dict[str, int] = {}
+    workers = max(1, min(workers, len(plan.shards)))
+    if workers == 1:
+        for shard in plan.shards:
+            q = _Callback(progress)
+            _merge(totals, run_shard(sc, plan.root, shard, first, plan.days, q))
+    else:
+        ctx = mp.get_context("spawn")
+        with ctx.Manager() as manager:
+            q = manager.Queue()
+            with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+                futures = [
+                    pool.submit(run_shard, sc, plan.root, s, first, plan.days, q)
+                    for s in plan.shards
+                ]
+                while not all(f.done() for f in futures):
+                    _drain(q, progress, timeout=0.2)
+                _drain(q, progress, timeout=0)
+                for f in futures:
+                    _merge(totals, f.result())
+    seconds = time.perf_counter() - started
+    st = plan.state
+    st.last_day = plan.days[-1].isoformat()
+    _merge(st.rows, totals)
+    st.runs.append(
+        {
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "first_day": plan.days[0].isoformat(),
+            "last_day": st.last_day,
+            "rows": totals,
+            "seconds": round(seconds, 2),
+            "workers": workers,
+        }
+    )
+    st.save(plan.root)
+    prune_checkpoints(plan.root, plan.days[-1])
+    return Summary(totals, seconds, len(plan.days))
+
+
+class _Callback:
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+
+    def put(self, item: tuple[int, date, dict[str, int]]) -> None:
+        if self.progress:
+            self.progress(*item)
+
+
+def _drain(q: Any, progress: Progress | None, timeout: float) -> None:
+    import queue as queue_mod
+
+    try:
+        item = q.get(timeout=timeout) if timeout else q.get_nowait()
+        while True:
+            if progress:
+                progress(*item)
+            item = q.get_nowait()
+    except queue_mod.Empty:
+        return
+
+
+def _merge(into: dict[str, int], more: dict[str, int]) -> None:
+    for k, v in more.items():
+        into[k] = into.get(k, 0) + v
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1

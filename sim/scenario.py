@@ -1,0 +1,310 @@
+"""Scenario files: YAML in, validated :class:`Scenario` out.
+
+Every error names the file, the key path, the line, and what was expected, and is
+raised as :class:`~sim.errors.InputError` (exit 2).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sim.errors import InputError
+from sim.timeparse import first_day, last_day, parse_moment
+
+DOW = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Volume(Section):
+    stores: int = Field(42, ge=1, le=5000, description="Stores in the chain.")
+    dcs: int = Field(5, ge=1, le=200, description="Distribution centers (one shard each).")
+    total_geographies: int = Field(100, ge=1, description="Geographies picked from the dictionary.")
+    total_customers: int = Field(50_000, ge=1, description="Customers in the master data.")
+    total_products: int = Field(10_000, ge=1, description="SKUs in the master data.")
+    customers_per_day: float = Field(
+        2000, gt=0, description="Mean store visits per store per day, before seasonality."
+    )
+    items_per_ticket_mean: float = Field(8.2, gt=1, le=60, description="Mean lines per basket.")
+
+    @model_validator(mode="after")
+    def _dcs_fit(self) -> Volume:
+        if self.dcs > self.stores:
+            raise ValueError(f"dcs ({self.dcs}) must not exceed stores ({self.stores})")
+        return self
+
+
+class Calendar(Section):
+    start: str | date | datetime = Field(
+        "-14d", description="ISO date or timestamp, 'now', or relative to now ('-14d')."
+    )
+    end: str | date | datetime = Field("now", description="Same forms as start.")
+
+
+class Paths(Section):
+    dictionaries: Path = Field(Path("dictionaries"), description="Folder of dictionary CSVs.")
+    output: Path = Field(Path("output"), description="Output root.")
+
+
+class Output(Section):
+    format: Literal["csv", "parquet"] = Field("csv", description="Fact and master file format.")
+
+
+class Demand(Section):
+    """Multiplicative traffic factors; each list is normalised to mean 1 where it matters."""
+
+    day_of_week: dict[Literal[DOW], float] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: dict(
+            mon=0.93, tue=0.88, wed=0.90, thu=0.94, fri=1.05, sat=1.22, sun=1.08
+        ),
+        description="Traffic by local day of week (Instacart order_dow; weekend peak).",
+    )
+    hour_of_day: list[float] = Field(
+        default_factory=lambda: [
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0.25,
+            0.45,
+            0.70,
+            0.90,
+            1.05,
+            1.15,
+            1.15,
+            1.10,
+            1.08,
+            1.12,
+            1.22,
+            1.30,
+            1.20,
+            0.95,
+            0.70,
+            0.45,
+            0.25,
+            0.10,
+        ],
+        min_length=24,
+        max_length=24,
+        description="Relative arrival rate by local hour (busy 10-16h, late-afternoon peak).",
+    )
+    month: list[float] = Field(
+        default_factory=lambda: [
+            0.92,
+            0.86,
+            0.98,
+            0.97,
+            1.02,
+            1.00,
+            1.00,
+            1.03,
+            0.95,
+            0.98,
+            1.03,
+            1.24,
+        ],
+        min_length=12,
+        max_length=12,
+        description="Traffic by month (Census MRTS, not seasonally adjusted).",
+    )
+    holidays: dict[str, float] = Field(
+        default_factory=lambda: {
+            "new_years_day": 0.55,
+            "easter": 0.0,
+            "thanksgiving": 0.0,
+            "black_friday": 2.3,
+            "christmas_run_up": 1.22,
+            "christmas_eve": 1.35,
+            "christmas": 0.0,
+            "back_to_school": 1.08,
+            "july_4": 0.75,
+            "memorial_day": 1.1,
+            "labor_day": 1.1,
+        },
+        description="Factor per named holiday; 0 closes the stores that day.",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Demand:
+        from sim.seasonality import HOLIDAYS
+
+        unknown = sorted(set(self.holidays) - set(HOLIDAYS))
+        if unknown:
+            raise ValueError(f"unknown holiday {unknown[0]!r}; known: {', '.join(HOLIDAYS)}")
+        for name, values in (
+            ("hour_of_day", self.hour_of_day),
+            ("month", self.month),
+            ("day_of_week", list(self.day_of_week.values())),
+            ("holidays", list(self.holidays.values())),
+        ):
+            if any(v < 0 for v in values):
+                raise ValueError(f"{name} factors must be >= 0")
+        return self
+
+
+class Shopping(Section):
+    conversion: float = Field(0.40, ge=0, le=1, description="Share of visits that buy.")
+    ad_conversion: float = Field(
+        0.80, ge=0, le=1, description="Share of ad-driven visits that buy."
+    )
+    ad_basket_uplift: float = Field(0.25, ge=0, le=3, description="Ad visits: larger baskets.")
+    ad_spend_uplift: float = Field(0.30, ge=0, le=3, description="Ad visits: more spend.")
+    anonymous_share: float = Field(
+        0.25, ge=0, le=1, description="Visits by walk-ins not linked to a customer."
+    )
+    dwell_minutes_mean: float = Field(28, gt=1, le=240, description="Mean minutes shopping.")
+    ble_ping_interval_s: float = Field(60, ge=5, le=600, description="Beacon report interval.")
+    tender_mix: dict[Literal["CREDIT", "DEBIT", "CASH", "MOBILE"], float] = Field(
+        default_factory=lambda: dict(CREDIT=0.35, DEBIT=0.30, CASH=0.20, MOBILE=0.15),
+        description="Share of in-person payments by count (Fed Diary of Consumer Payment Choice).",
+    )
+    promo_share: float = Field(0.20, ge=0, le=1, description="Products on promotion in a week.")
+    promo_lift: float = Field(1.8, ge=1, le=10, description="Sales multiplier of a promoted item.")
+
+    @model_validator(mode="after")
+    def _mix(self) -> Shopping:
+        if abs(sum(self.tender_mix.values()) - 1) > 1e-6:
+            raise ValueError("tender_mix shares must add up to 1")
+        return self
+
+
+class Channel(Section):
+    share: float = Field(ge=0, le=1, description="Share of the impressions.")
+    visit_rate: float = Field(ge=0, le=1, description="Impressions that turn into a store visit.")
+    cost_per_impression: float = Field(ge=0, description="Dollars per impression.")
+
+
+class Marketing(Section):
+    impressions_per_store_per_day: float = Field(
+        3000, ge=0, description="Ad impressions per store per day, before seasonality."
+    )
+    channels: dict[Literal["SEARCH", "SOCIAL", "DISPLAY", "EMAIL"], Channel] = Field(
+        default_factory=lambda: {
+            "SEARCH": Channel(share=0.15, visit_rate=0.035, cost_per_impression=0.086),
+            "SOCIAL": Channel(share=0.35, visit_rate=0.012, cost_per_impression=0.010),
+            "DISPLAY": Channel(share=0.40, visit_rate=0.008, cost_per_impression=0.004),
+            "EMAIL": Channel(share=0.10, visit_rate=0.025, cost_per_impression=0.001),
+        },
+        description="Per channel: share, visit rate (WordStream, Remarkety), cost.",
+    )
+
+
+class Scenario(Section):
+    seed: int = Field(ge=0, description="Seed of every random stream.")
+    volume: Volume = Volume()
+    calendar: Calendar = Calendar()
+    paths: Paths = Paths()
+    output: Output = Output()
+    demand: Demand = Demand()
+    shopping: Shopping = Shopping()
+    marketing: Marketing = Marketing()
+
+
+class Period(BaseModel):
+    """The business days a run covers, resolved once against the clock."""
+
+    first: date
+    last: date
+    resolved_at: datetime
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+
+def resolve_period(sc: Scenario, now: datetime | None = None, source: str = "scenario") -> Period:
+    now = now or datetime.now(UTC)
+    try:
+        start = parse_moment(sc.calendar.start, now)
+    except ValueError as e:
+        raise InputError(f"{source}: calendar.start: {e}") from None
+    try:
+        end = parse_moment(sc.calendar.end, now)
+    except ValueError as e:
+        raise InputError(f"{source}: calendar.end: {e}") from None
+    first, last = first_day(start), last_day(end)
+    if last < first:
+        raise InputError(
+            f"{source}: calendar.end: the period must end after it starts "
+            f"(first business day {first}, last whole one {last})"
+        )
+    return Period(first=first, last=last, resolved_at=now)
+
+
+def _line_map(text: str) -> dict[tuple[str, ...], int]:
+    """Key path -> 1-based line of that key in the YAML text."""
+    lines: dict[tuple[str, ...], int] = {}
+
+    def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                p = (*path, str(k.value))
+                lines[p] = k.start_mark.line + 1
+                walk(v, p)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                lines[(*path, str(i))] = v.start_mark.line + 1
+                walk(v, (*path, str(i)))
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def _describe(err: dict[str, Any]) -> str:
+    kind, msg = err["type"], err["msg"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    return msg.removeprefix("Value error, ")
+
+
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Read and validate a scenario file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: scenario file not found") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read scenario file ({e.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+        lines = _line_map(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise InputError(f"{path}{where}: not valid YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a mapping of sections (seed, volume, ...)")
+    for key, value in (overrides or {}).items():
+        data[key] = value
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as e:
+        raise InputError(_format_errors(path, e, lines)) from None
+
+
+def _format_errors(path: Path, e: ValidationError, lines: dict[tuple[str, ...], int]) -> str:
+    out = []
+    for err in e.errors()[:5]:
+        loc = tuple(str(x) for x in err["loc"])
+        key = ".".join(loc) or "(top level)"
+        line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)
+        where = f"{path}:{line}" if line else str(path)
+        out.append(f"{where}: {key}: {_describe(err)}")
+    if len(e.errors()) > 5:
+        out.append(f"... and {len(e.errors()) - 5} more")
+    return "\n".join(out)

@@ -1,0 +1,368 @@
+"""The one definition of every table and event stream.
+
+Writers, the validator, real-time event payloads and the generated docs all read
+these definitions. Column kinds map to Arrow types:
+
+=========  ==============================  =====================================
+kind       Arrow type                      written in CSV as
+=========  ==============================  =====================================
+``int``    int64                           ``42``
+``str``    string                          text
+``bool``   bool                            ``true`` / ``false``
+``money``  decimal128(12, 2)               ``12.34`` (exact cents)
+``float``  float64                         ``0.25``
+``ts``     timestamp[ms, UTC]              ``2024-01-01T08:15:30.250Z``
+``date``   date32                          ``2024-01-01``
+=========  ==============================  =====================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pyarrow as pa
+
+Kind = Literal["int", "str", "bool", "money", "float", "ts", "date"]
+TableKind = Literal["master", "fact", "event"]
+
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "int": pa.int64(),
+    "str": pa.string(),
+    "bool": pa.bool_(),
+    "money": pa.decimal128(12, 2),
+    "float": pa.float64(),
+    "ts": pa.timestamp("ms", tz="UTC"),
+    "date": pa.date32(),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+    doc: str
+    nullable: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    kind: TableKind
+    doc: str
+    columns: tuple[Column, ...]
+    event_type: str | None = None  # the real-time event that reports one row
+    key: str | None = None  # the column whose value is the event's partition key
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema(
+            [pa.field(c.name, ARROW_TYPES[c.kind], nullable=c.nullable) for c in self.columns]
+        )
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+def _t(
+    name: str,
+    kind: TableKind,
+    doc: str,
+    *cols: tuple,
+    event_type: str | None = None,
+    key: str | None = None,
+) -> Table:
+    return Table(name, kind, doc, tuple(Column(*c) for c in cols), event_type, key)
+
+
+_TRACE = ("TraceId", "str", "Unique id of the fact, equal to the trace_id of its event.")
+_TS = ("EventTS", "ts", "When it happened (UTC).")
+
+MASTER: tuple[Table, ...] = (
+    _t(
+        "geographies_master",
+        "master",
+        "Places stores, DCs and customers are in.",
+        ("ID", "int", "Geography id."),
+        ("City", "str", "Fictitious city name."),
+        ("State", "str", "US state (USPS code)."),
+        ("ZipCode", "str", "Made-up zip code, plausible for the state."),
+        ("District", "str", "Sales district (Census division)."),
+        ("Region", "str", "Census region."),
+        ("TaxRate", "float", "Combined state + average local sales tax rate."),
+        ("TimeZone", "str", "IANA time zone used for local opening hours."),
+    ),
+    _t(
+        "distribution_centers",
+        "master",
+        "Distribution centers; each is one shard.",
+        ("ID", "int", "DC id."),
+        ("DCNumber", "str", "DC number as printed on paperwork."),
+        ("Address", "str", "Fictitious street address."),
+        ("GeographyID", "int", "geographies_master.ID."),
+    ),
+    _t(
+        "stores",
+        "master",
+        "Stores, each supplied by one DC.",
+        ("ID", "int", "Store id."),
+        ("StoreNumber", "str", "Store number."),
+        ("Address", "str", "Fictitious street address."),
+        ("GeographyID", "int", "geographies_master.ID."),
+        ("DCID", "int", "distribution_centers.ID of the supplying DC."),
+        ("OpenHour", "int", "Local opening hour."),
+        ("CloseHour", "int", "Local closing hour."),
+        ("Lanes", "int", "Checkout lanes."),
+        ("SizeFactor", "float", "Relative traffic of the store (1.0 = chain average)."),
+    ),
+    _t(
+        "trucks",
+        "master",
+        "DC trucks (Fleet DC) and supplier trucks (Fleet SUPPLIER).",
+        ("ID", "int", "Truck id."),
+        ("LicensePlate", "str", "Synthetic plate."),
+        ("Refrigeration", "bool", "Refrigerated trailer."),
+        ("DCID", "int", "The DC the truck serves."),
+        ("Fleet", "str", "DC: DC to stores; SUPPLIER: suppliers to the DC."),
+        ("CapacityPallets", "int", "Trailer capacity in pallets."),
+    ),
+    _t(
+        "customers",
+        "master",
+        "Synthetic customers.",
+        ("ID", "int", "Customer id."),
+        ("FirstName", "str", "First name."),
+        ("LastName", "str", "Last name."),
+        ("Address", "str", "Fictitious street address."),
+        ("GeographyID", "int", "geographies_master.ID."),
+        ("LoyaltyCard", "str", "Loyalty card number; empty for non-members.", True),
+        ("Phone", "str", "Phone number in the reserved 555-0100..555-0199 range."),
+        ("BLEId", "str", "Bluetooth id of the customer's app; empty if none.", True),
+        ("AdId", "str", "Advertising id; empty if none.", True),
+        ("HomeStoreID", "int", "stores.ID of the store the customer uses most."),
+    ),
+    _t(
+        "products_master",
+        "master",
+        "Sellable SKUs: a base product under a brand.",
+        ("ID", "int", "Product id."),
+        ("ProductName", "str", "Brand + base product name."),
+        ("Brand", "str", "Invented brand."),
+        ("Company", "str", "Invented company owning the brand."),
+        ("Department", "str", "Department."),
+        ("Category", "str", "Category."),
+        ("Subcategory", "str", "Subcategory."),
+        ("Cost", "money", "Unit cost to the chain."),
+        ("MSRP", "money", "Manufacturer's suggested retail price."),
+        ("SalePrice", "money", "Everyday shelf price (before promotions)."),
+        ("RequiresRefrigeration", "bool", "Needs a refrigerated truck and case."),
+        ("LaunchDate", "date", "When the SKU was launched."),
+        ("Popularity", "float", "Relative sales weight within the assortment."),
+    ),
+    _t(
+        "dc_inventory_snapshots",
+        "master",
+        "Opening DC inventory.",
+        ("DCID", "int", "distribution_centers.ID."),
+        ("ProductID", "int", "products_master.ID."),
+        ("Qty", "int", "Units on hand."),
+        ("SnapshotTS", "ts", "Time of the snapshot."),
+    ),
+    _t(
+        "store_inventory_snapshots",
+        "master",
+        "Opening store inventory (the assortment).",
+        ("StoreID", "int", "stores.ID."),
+        ("ProductID", "int", "products_master.ID."),
+        ("Qty", "int", "Units on hand."),
+        ("SnapshotTS", "ts", "Time of the snapshot."),
+    ),
+)
+
+FACTS: tuple[Table, ...] = (
+    _t(
+        "receipts",
+        "fact",
+        "One row per paid basket.",
+        _TRACE,
+        _TS,
+        ("StoreID", "int", "stores.ID."),
+        ("CustomerID", "int", "customers.ID; empty for an anonymous walk-in.", True),
+        ("ReceiptId", "str", "Receipt number, unique in the chain."),
+        ("Subtotal", "money", "Sum of ExtPrice of the lines."),
+        ("Tax", "money", "Sales tax at the store's rate, rounded half up to the cent."),
+        ("Total", "money", "Subtotal + Tax."),
+        ("TenderType", "str", "CREDIT, DEBIT, CASH or MOBILE."),
+        ("ImpressionId", "str", "marketing.ImpressionId that caused the visit, if any.", True),
+        event_type="receipt_created",
+        key="StoreID",
+    ),
+    _t(
+        "receipt_lines",
+        "fact",
+        "One row per product on a receipt.",
+        _TRACE,
+        _TS,
+        ("ReceiptId", "str", "receipts.ReceiptId."),
+        ("Line", "int", "Line number from 1."),
+        ("ProductID", "int", "products_master.ID."),
+        ("Qty", "int", "Units."),
+        ("UnitPrice", "money", "Price paid per unit (promotion applied)."),
+        ("ExtPrice", "money", "Qty x UnitPrice."),
+        ("PromoCode", "str", "Promotion applied, if any.", True),
+        ("StoreID", "int", "stores.ID (the partition key of the event)."),
+        event_type="receipt_line_added",
+        key="StoreID",
+    ),
+    _t(
+        "store_inventory_txn",
+        "fact",
+        "Every change of a store's on-hand units.",
+        _TRACE,
+        _TS,
+        ("StoreID", "int", "stores.ID."),
+        ("ProductID", "int", "products_master.ID."),
+        ("QtyDelta", "int", "Change in units (negative out)."),
+        ("Reason", "str", "SALE, RECEIPT, SHRINK, DAMAGE, RETURN."),
+        ("Source", "str", "STORE, TRUCK or ONLINE."),
+        ("Reference", "str", "ReceiptId or ShipmentId behind the change.", True),
+        event_type="inventory_updated",
+        key="StoreID",
+    ),
+    _t(
+        "foot_traffic",
+        "fact",
+        "Sensor counts per store, zone and 15-minute interval.",
+        _TRACE,
+        ("EventTS", "ts", "Start of the interval (UTC)."),
+        ("StoreID", "int", "stores.ID."),
+        ("SensorId", "str", "Sensor covering the zone."),
+        ("Zone", "str", "Zone of the store."),
+        ("Dwell", "float", "Mean seconds the visitors spent in the zone in the interval."),
+        ("Count", "int", "Distinct visitors present in the zone during the interval."),
+        event_type="foot_traffic_counted",
+        key="StoreID",
+    ),
+    _t(
+        "ble_pings",
+        "fact",
+        "Beacon detections of customers' app Bluetooth ids.",
+        _TRACE,
+        _TS,
+        ("StoreID", "int", "stores.ID."),
+        ("BeaconId", "str", "Beacon that heard the customer."),
+        ("CustomerBLEId", "str", "customers.BLEId."),
+        ("RSSI", "int", "Signal strength in dBm (closer = higher)."),
+        ("Zone", "str", "Zone of the beacon."),
+        event_type="ble_ping_detected",
+        key="StoreID",
+    ),
+    _t(
+        "marketing",
+        "fact",
+        "Ad impressions with their cost.",
+        _TRACE,
+        _TS,
+        ("Channel", "str", "SEARCH, SOCIAL, DISPLAY or EMAIL."),
+        ("CampaignId", "str", "Campaign."),
+        ("CreativeId", "str", "Creative shown."),
+        ("CustomerAdId", "str", "customers.AdId reached."),
+        ("ImpressionId", "str", "Impression id; receipts.ImpressionId refers to it."),
+        ("Cost", "float", "Cost of the impression in dollars (fractions of a cent)."),
+        ("Device", "str", "MOBILE, DESKTOP or TABLET."),
+        ("StoreID", "int", "The home store of the customer reached (partition key)."),
+        event_type="ad_impression",
+        key="StoreID",
+    ),
+    _t(
+        "dc_inventory_txn",
+        "fact",
+        "Every change of a DC's on-hand units.",
+        _TRACE,
+        _TS,
+        ("DCID", "int", "distribution_centers.ID."),
+        ("ProductID", "int", "products_master.ID."),
+        ("QtyDelta", "int", "Change in units (negative out)."),
+        ("Reason", "str", "SHIPMENT, RECEIPT, SHRINK, DAMAGE."),
+        event_type="dc_inventory_updated",
+        key="DCID",
+    ),
+    _t(
+        "truck_moves",
+        "fact",
+        "Lifecycle of each truck trip.",
+        _TRACE,
+        _TS,
+        ("TruckId", "int", "trucks.ID."),
+        ("DCID", "int", "distribution_centers.ID."),
+        ("StoreID", "int", "stores.ID.", True),
+        ("ShipmentId", "str", "Shipment."),
+        ("Status", "str", "SCHEDULED, LOADING, IN_TRANSIT, ARRIVED, UNLOADING, COMPLETED."),
+        ("ETA", "ts", "Expected arrival."),
+        ("ETD", "ts", "Expected departure."),
+        event_type="truck_moved",
+        key="DCID",
+    ),
+)
+
+EVENTS: tuple[Table, ...] = (
+    _t(
+        "customer_entered",
+        "event",
+        "A visit starts at the store entrance.",
+        _TRACE,
+        _TS,
+        ("StoreID", "int", "stores.ID."),
+        ("CustomerID", "int", "customers.ID; empty for an anonymous walk-in.", True),
+        ("VisitId", "str", "Visit id."),
+        event_type="customer_entered",
+        key="StoreID",
+    ),
+    _t(
+        "payment_processed",
+        "event",
+        "The tender of a receipt was accepted.",
+        _TRACE,
+        _TS,
+        ("StoreID", "int", "stores.ID."),
+        ("ReceiptId", "str", "receipts.ReceiptId."),
+        ("TenderType", "str", "Tender."),
+        ("Amount", "money", "Amount paid (the receipt Total)."),
+        event_type="payment_processed",
+        key="StoreID",
+    ),
+    _t(
+        "stockout_detected",
+        "event",
+        "A store's on-hand units of a product reached zero.",
+        _TRACE,
+        _TS,
+        ("StoreID", "int", "stores.ID."),
+        ("ProductID", "int", "products_master.ID."),
+        event_type="stockout_detected",
+        key="StoreID",
+    ),
+    _t(
+        "store_status",
+        "event",
+        "A store opened or closed.",
+        _TRACE,
+        _TS,
+        ("StoreID", "int", "stores.ID."),
+        ("Status", "str", "OPENED or CLOSED."),
+        key="StoreID",
+    ),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (*MASTER, *FACTS, *EVENTS)}
+
+
+def table(name: str) -> Table:
+    """The table called ``name``."""
+    return TABLES[name]
