@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pyarrow as pa
 
@@ -17,37 +19,40 @@ def money(cents: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(ARROW_TYPES["money"], len(c), [None, pa.py_buffer(wide)])
 
 
-_TWO = np.array([list(f"{i:02d}".encode()) for i in range(100)], dtype=np.uint8)
-_THREE = np.array([list(f"{i:03d}".encode()) for i in range(1000)], dtype=np.uint8)
+_TAILS = np.array([f".{i:03d}Z".encode() for i in range(1000)], dtype="S5")
+_ISO = np.dtype([("head", "S19"), ("tail", "S5")])
+
+
+@lru_cache(maxsize=64)
+def _seconds_of(day: int) -> np.ndarray:
+    """``YYYY-MM-DDTHH:MM:SS`` for every second of epoch day ``day``."""
+    s = np.arange(86400)
+    prefix = str(np.datetime64(day, "D")).encode() + b"T"
+    two = np.array([f"{i:02d}".encode() for i in range(60)], dtype="S2")
+    out = np.empty(
+        86400,
+        dtype=[("d", "S11"), ("h", "S2"), ("c1", "S1"), ("m", "S2"), ("c2", "S1"), ("s", "S2")],
+    )
+    out["d"], out["c1"], out["c2"] = prefix, b":", b":"
+    out["h"], out["m"], out["s"] = two[s // 3600], two[s // 60 % 60], two[s % 60]
+    return out.view("S19")
 
 
 def iso_strings(ms: np.ndarray) -> pa.StringArray:
-    """``2024-01-01T08:15:30.250Z`` for epoch milliseconds, built with numpy lookups."""
+    """``2024-01-01T08:15:30.250Z`` for epoch milliseconds, by table look-ups."""
     ms = np.asarray(ms, dtype=np.int64)
     n = len(ms)
     day, rest = np.divmod(ms, 86_400_000)
-    first = int(day.min(initial=0))
-    span = np.arange(first, int(day.max(initial=0)) + 1)
-    if len(span) > len(day):  # far-apart days: only the ones present
-        span, inv = np.unique(day, return_inverse=True)
-    else:
-        inv = day - first
-    prefix = np.frombuffer(
-        b"".join(str(np.datetime64(int(x), "D")).encode() + b"T" for x in span), np.uint8
-    ).reshape(-1, 11)
-    rest = rest.astype(np.int32)
+    days, inv = np.unique(day, return_inverse=True) if n else (np.empty(0, np.int64), day)
+    out = np.empty(n, dtype=_ISO)
     sec, milli = np.divmod(rest, 1000)
-    mins, sec = np.divmod(sec, 60)
-    hours, mins = np.divmod(mins, 60)
-    out = np.empty((n, 24), dtype=np.uint8)
-    out[:, :11] = prefix[inv]
-    out[:, 11:13] = _TWO[hours]
-    out[:, 14:16] = _TWO[mins]
-    out[:, 17:19] = _TWO[sec]
-    out[:, 20:23] = _THREE[milli]
-    out[:, [13, 16]] = ord(":")
-    out[:, 19] = ord(".")
-    out[:, 23] = ord("Z")
+    if len(days) == 1:
+        out["head"] = _seconds_of(int(days[0]))[sec]
+    else:
+        for k, d in enumerate(days):
+            rows = inv == k
+            out["head"][rows] = _seconds_of(int(d))[sec[rows]]
+    out["tail"] = _TAILS[milli]
     offsets = np.arange(0, n * 24 + 1, 24, dtype=np.int32)
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(out))
 

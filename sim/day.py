@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pyarrow.compute as pc
 import simpy
 
 from sim.marketing import Conversions, impressions
@@ -117,7 +118,7 @@ class ShardDay:
         visits = plan_visits(
             sc, srng, catalog, promos, t[order], customer, imp_day, imp_seq, carried, close_s
         )
-        ble = np.array([m.ble.get(int(c)) for c in customer], dtype=object)
+        ble = ~pc.is_null(m.ble_ids.take(np.maximum(customer, 0))).to_numpy(zero_copy_only=False)
         sd = StoreDay(
             s,
             int(m.store_ids[s]),
@@ -127,6 +128,7 @@ class ShardDay:
             close_s,
             promos,
             ble,
+            m.ble_ids,
             m.shard,
         )
         self.stores.append(

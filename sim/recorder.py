@@ -8,13 +8,13 @@ the same fact has the same id in files and in events.
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from sim.columns import to_arrow
 from sim.ids import trace_ids
@@ -56,36 +56,85 @@ class Recorder:
         """
         if len(t) == 0 or not self.wants(table):
             return
-        ids = trace_ids(self.seed, TABLE_CODES[table], self.shard, day_number(self.day), key)
-        self.emit(table, to_arrow(TABLES[table], {"TraceId": ids, "EventTS": self.ms(t), **cols}))
+        self.emit(table, self.ms(t), np.asarray(key, dtype=np.int64), cols)
 
-    def emit(self, table: str, rows: pa.Table) -> None:
+    def emit(self, table: str, ms: np.ndarray, key: np.ndarray, cols: dict[str, Any]) -> None:
+        """Take rows: times in epoch ms, keys, and the other columns."""
         raise NotImplementedError
+
+    def build(
+        self, day: date, table: str, ms: np.ndarray, key: np.ndarray, cols: dict[str, Any]
+    ) -> pa.Table:
+        """Rows of business day ``day`` as an Arrow table of the schema, with TraceIds."""
+        ids = trace_ids(self.seed, TABLE_CODES[table], self.shard, day_number(day), key)
+        return to_arrow(TABLES[table], {"TraceId": ids, "EventTS": ms, **cols})
+
+
+Chunk = tuple[np.ndarray, np.ndarray, dict[str, Any]]
 
 
 class FileRecorder(Recorder):
-    """Fast-forward: columnar buffers per table, one partition file per table and day."""
+    """Fast-forward: buffers per table, one partition file per table and day.
+
+    A day's files are built and written by one background thread while the next day
+    simulates (pyarrow and numpy release the GIL for most of it); at most one day waits,
+    so memory stays bounded. :meth:`close` waits for the last one.
+    """
+
+    flush_every = 86400.0
 
     def __init__(self, seed: int, shard: int, t0_ms: int, root: Path, fmt: str) -> None:
         super().__init__(seed, shard, t0_ms)
         self.root, self.fmt = root, fmt
-        self._chunks: dict[str, list[pa.Table]] = {}
-
-    flush_every = 86400.0
+        self._chunks: dict[str, list[Chunk]] = {}
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="partition-writer")
+        self._pending: Future[None] | None = None
 
     def wants(self, table: str) -> bool:
         return TABLES[table].kind == "fact"
 
-    def emit(self, table: str, rows: pa.Table) -> None:
-        self._chunks.setdefault(table, []).append(rows)
+    def emit(self, table: str, ms: np.ndarray, key: np.ndarray, cols: dict[str, Any]) -> None:
+        self._chunks.setdefault(table, []).append((ms, key, cols))
 
     def end_day(self) -> dict[str, int]:
-        """Write the day's partitions (by time, ties by TraceId); return rows per table."""
-        counts = {}
-        for table, chunks in sorted(self._chunks.items()):
-            t = pa.concat_tables(chunks)
-            t = t.take(pc.sort_indices(t, [("EventTS", "ascending"), ("TraceId", "ascending")]))
-            write_table(t, partition_path(self.root, table, self.day, self.shard), self.fmt)
-            counts[table] = t.num_rows
-        self._chunks = {}
-        return counts
+        """Hand the day's rows to the writer thread; return rows per table."""
+        chunks, self._chunks = self._chunks, {}
+        self.wait()
+        self._pending = self._pool.submit(self._write_day, self.day, chunks)
+        return {t: sum(len(c[0]) for c in cs) for t, cs in sorted(chunks.items())}
+
+    def _write_day(self, day: date, chunks: dict[str, list[Chunk]]) -> None:
+        """Write each table's partition: rows by time, ties by key."""
+        for table, parts in sorted(chunks.items()):
+            ms = np.concatenate([p[0] for p in parts])
+            key = np.concatenate([p[1] for p in parts])
+            cols = {c: _concat([p[2][c] for p in parts]) for c in parts[0][2]}
+            order = np.lexsort((key, ms))
+            rows = self.build(
+                day, table, ms[order], key[order], {c: _take(v, order) for c, v in cols.items()}
+            )
+            write_table(rows, partition_path(self.root, table, day, self.shard), self.fmt)
+
+    def wait(self) -> None:
+        """Block until the day being written is on disk (re-raising its error)."""
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
+
+    def close(self) -> None:
+        self.wait()
+        self._pool.shutdown()
+
+
+def _concat(values: list[Any]) -> Any:
+    if isinstance(values[0], pa.Array | pa.ChunkedArray):
+        return pa.chunked_array(
+            [v if isinstance(v, pa.Array) else v.combine_chunks() for v in values]
+        ).combine_chunks()
+    if isinstance(values[0], np.ndarray):
+        return np.concatenate(values)
+    return np.concatenate([np.asarray(v, dtype=object) for v in values])
+
+
+def _take(v: Any, order: np.ndarray) -> Any:
+    return v.take(pa.array(order)) if isinstance(v, pa.Array) else np.asarray(v)[order]

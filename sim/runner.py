@@ -115,6 +115,7 @@ def run_shard(
             totals[k] = totals.get(k, 0) + v
         if queue is not None:
             queue.put((shard, d, counts))
+    rec.close()
     state.save(checkpoint_path(root, shard, days[-1]))
     return totals
 

@@ -185,12 +185,15 @@ def plan_visits(
 
 
 def visit(env: simpy.Environment, store: Store, i: int) -> Generator[simpy.Event, object, None]:
-    """One visit: shop, queue for a lane if buying, pay, leave."""
+    """A visit that buys: shop, queue for a lane, pay, leave.
+
+    Visits that leave without buying share nothing with others (no lane, no stock),
+    so their walk is fully drawn in :func:`plan_visits` and needs no process.
+    """
     v = store.visits
     yield env.timeout(v.arrive[i] + v.shop[i] - env.now)
-    if v.buys[i]:
-        with store.lanes.request() as lane:
-            yield lane
-            yield env.timeout(v.service[i])
-            store.checkout(i, env.now)
+    with store.lanes.request() as lane:
+        yield lane
+        yield env.timeout(v.service[i])
+        store.checkout(i, env.now)
     store.exit(i, env.now)

@@ -31,7 +31,8 @@ class StoreDay:
     open_s: float
     close_s: float
     promos: Promotions
-    ble: np.ndarray  # BLE id per visit, None where the visitor has none
+    ble: np.ndarray  # per visit: whether the visitor's app has a BLE id
+    ble_ids: pa.Array  # BLE id by customer id
     imp_shard: int
 
 
@@ -57,12 +58,14 @@ class Store:
         n = len(visits)
         self.sold = np.zeros(len(visits.line_prod), dtype=np.int64)
         self.paid_at = np.zeros(n)
-        self.exit_at = np.full(n, np.nan)
+        # a visit that does not buy meets nothing shared: its exit is known on arrival
+        self.exit_at = np.where(visits.buys, np.nan, visits.arrive + visits.shop)
+        self._sensed = np.zeros(n, dtype=bool)
+        self._off = visits.line_off.tolist()
         self._paid: list[int] = []
-        self._exited: list[int] = []
         self._stockouts: list[tuple[float, int, int]] = []
         self._stockout_count: dict[int, int] = {}
-        self._receipts = self._paid_done = self._exit_done = self._entered = 0
+        self._receipts = self._paid_done = self._entered = 0
         self._ft_from = env.now
         self._stays: tuple[np.ndarray, ...] = (np.empty(0, np.int64),) + (np.empty(0),) * 2
         order = np.argsort(visits.stay_visit, kind="stable")
@@ -71,30 +74,36 @@ class Store:
         self._beacons = pa.array([f"B-{day.store_id:04d}-{z}" for z in ZONES])
         self._sensors = pa.array([f"FT-{day.store_id:04d}-{z}" for z in ZONES])
         self._zones = pa.array(list(ZONES))
-        for i in range(n):
+        for i in np.flatnonzero(visits.buys).tolist():
             env.process(visit(env, self, i))
 
     # -- what visits do -----------------------------------------------------------
     def checkout(self, i: int, now: float) -> None:
         """Scan the basket of visit ``i``: sell what is on the shelf, never below zero."""
         v = self.visits
-        lo, hi = v.line_off[i], v.line_off[i + 1]
+        lo, hi = self._off[i], self._off[i + 1]
         prod = v.line_prod[lo:hi]
         qty = v.line_qty[lo:hi]
         have = self.stock[prod]
-        if (have < qty).any():
+        left = have - qty
+        if left.min() < 0:
             prod = self._substitute(prod, qty, have)
             v.line_prod[lo:hi] = prod
             have = self.stock[prod]
-        sold = np.minimum(qty, have)
-        self.stock[prod] -= sold
+            sold = np.minimum(qty, have)
+            left = have - sold
+            if not sold.any():
+                return
+        else:
+            sold = qty
+        self.stock[prod] = left
         self.sold[lo:hi] = sold
-        if sold.any():
-            self.paid_at[i] = now
-            self._paid.append(i)
-            for p in prod[(sold > 0) & (self.stock[prod] == 0)]:
+        self.paid_at[i] = now
+        self._paid.append(i)
+        if left.min() == 0:
+            for p in prod[(sold > 0) & (left == 0)].tolist():
                 k = self._stockout_count[p] = self._stockout_count.get(p, -1) + 1
-                self._stockouts.append((now, int(p), k))
+                self._stockouts.append((now, p, k))
 
     def _substitute(self, prod: np.ndarray, qty: np.ndarray, have: np.ndarray) -> np.ndarray:
         prod = prod.copy()
@@ -111,7 +120,6 @@ class Store:
 
     def exit(self, i: int, now: float) -> None:
         self.exit_at[i] = now
-        self._exited.append(i)
 
     # -- what gets recorded ----------------------------------------------------------
     def _key(self, local: np.ndarray, base: int = 0, shift: int = 32) -> np.ndarray:
@@ -258,8 +266,8 @@ class Store:
 
     def _record_sensors(self, now: float, final: bool) -> None:
         v = self.visits
-        idx = np.asarray(self._exited[self._exit_done :], dtype=np.int64)
-        self._exit_done = len(self._exited)
+        idx = np.flatnonzero(~self._sensed & (self.exit_at <= now))
+        self._sensed[idx] = True
         count = self._stay_off[idx + 1] - self._stay_off[idx]
         pos = (
             np.repeat(self._stay_off[idx], count)
@@ -285,8 +293,7 @@ class Store:
         start: np.ndarray,
         end: np.ndarray,
     ) -> None:
-        ble = self.day.ble[visit_]
-        seen = ble != None  # noqa: E711 (object array)
+        seen = self.day.ble[visit_]
         if not seen.any():
             return
         stay, k, t = pings(start[seen], end[seen], self.ping_interval)
@@ -301,7 +308,7 @@ class Store:
             {
                 "StoreID": np.full(len(t), self.day.store_id),
                 "BeaconId": self._beacons.take(pa.array(z)),
-                "CustomerBLEId": pa.array(ble[seen][stay], type=pa.string()),
+                "CustomerBLEId": self.day.ble_ids.take(self.visits.customer[visit_[seen][stay]]),
                 "RSSI": rssi(uniform(seed, 2, key), uniform(seed, 3, key)),
                 "Zone": self._zones.take(pa.array(z)),
             },
@@ -314,7 +321,8 @@ class Store:
         zone, start, end = np.r_[z0, zone], np.r_[s0, start], np.r_[e0, end]
         v = self.visits
         arrived = int(np.searchsorted(v.arrive, now, side="right"))
-        inside = np.flatnonzero(np.isnan(self.exit_at[:arrived]))
+        out = self.exit_at[:arrived]
+        inside = np.flatnonzero(np.isnan(out) | (out > now))
         upto = now if not len(inside) else min(now, v.arrive[inside[0]])
         if final:
             upto = now

@@ -108,7 +108,7 @@ class ShardMaster:
     size: np.ndarray
     customers: list[np.ndarray]  # per store: customer ids whose home store it is
     loyalty: list[np.ndarray]  # per store: visit weight of each of those customers
-    ble: dict[int, str]  # customer id -> BLE id, for those who have one
+    ble_ids: pa.Array  # BLE id by customer id (null where none, index 0 unused)
     ad_customers: np.ndarray  # customer ids with an AdId
     ad_ids: np.ndarray  # their AdIds (object array of str)
     ad_home: np.ndarray  # their home store index in the shard
@@ -125,7 +125,6 @@ class ShardMaster:
         cid, home = cu["ID"].to_numpy(), cu["HomeStoreID"].to_numpy()
         rng = stream(sc.seed, Stream.SESSIONS, shard)
         weight = rng.gamma(0.6, 1.0, len(cid))  # a few loyal regulars, many occasional
-        ble = cu["BLEId"].to_numpy(zero_copy_only=False)
         ad = cu["AdId"].to_numpy(zero_copy_only=False)
         has_ad = ~pc.is_null(cu["AdId"]).to_numpy(zero_copy_only=False)
         inv = m["store_inventory_snapshots"]
@@ -144,7 +143,9 @@ class ShardMaster:
             size=st["SizeFactor"].to_numpy(),
             customers=[cid[home == s] for s in ids],
             loyalty=[weight[home == s] for s in ids],
-            ble={int(c): b for c, b in zip(cid, ble, strict=True) if b is not None},
+            ble_ids=pa.concat_arrays(
+                [pa.nulls(1, pa.string()), m["customers"]["BLEId"].combine_chunks()]
+            ),
             ad_customers=cid[has_ad],
             ad_ids=ad[has_ad],
             ad_home=np.array([index[int(h)] for h in home[has_ad]], dtype=np.int64),
