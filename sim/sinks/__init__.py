@@ -1,0 +1,21 @@
+"""The sink layer of real-time mode: from serialized events to Event Hubs, a JSON-lines
+file or stdout, with retries, a circuit breaker, backpressure and a dead-letter store."""
+
+from sim.sinks.base import DeadLetterWriter, OutEvent, Sink, SinkMetrics
+from sim.sinks.config import RealtimeSettings, load_realtime_settings
+from sim.sinks.connection import ConnectionStringError, MissingExtraError, redact
+from sim.sinks.factory import EventTypeFilter, make_sink
+
+__all__ = [
+    "ConnectionStringError",
+    "DeadLetterWriter",
+    "EventTypeFilter",
+    "MissingExtraError",
+    "OutEvent",
+    "RealtimeSettings",
+    "Sink",
+    "SinkMetrics",
+    "load_realtime_settings",
+    "make_sink",
+    "redact",
+]

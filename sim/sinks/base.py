@@ -1,0 +1,70 @@
+"""Core types of the sink layer: the event handed to a sink, the Sink protocol, metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class OutEvent:
+    """One serialized real-time event, ready to publish.
+
+    `partition_key` is the store or DC the event concerns ("store-12", "dc-3"); all events
+    of one key keep their order. `body` is the encoded JSON envelope and is sent as is.
+    """
+
+    partition_key: str
+    body: bytes
+    trace_id: str
+    event_type: str
+
+
+@dataclass(slots=True)
+class SinkMetrics:
+    """Running counters of a sink. `last_error` is always redacted."""
+
+    events_sent: int = 0
+    bytes_sent: int = 0
+    batches: int = 0
+    retries: int = 0
+    failures: int = 0
+    dead_lettered: int = 0
+    dropped: int = 0
+    breaker_state: str = "closed"
+    buffered: int = 0
+    last_error: str | None = None
+
+    def snapshot(self) -> SinkMetrics:
+        """A copy that later updates do not change."""
+        return replace(self)
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """Where real-time events go. All methods run on the caller's asyncio loop."""
+
+    metrics: SinkMetrics
+
+    async def start(self) -> None:
+        """Open connections/files. Call once before `send`."""
+        ...
+
+    async def send(self, events: Sequence[OutEvent]) -> None:
+        """Accept events; awaits while the bounded buffer is full (backpressure)."""
+        ...
+
+    async def flush(self) -> None:
+        """Return once every event accepted so far is delivered or dead-lettered."""
+        ...
+
+    async def close(self) -> None:
+        """Flush, then release connections/files."""
+        ...
+
+
+class DeadLetterWriter(Protocol):
+    """Receives events a sink gave up on, with a secret-free reason."""
+
+    def write(self, events: Sequence[OutEvent], reason: str, attempts: int) -> None: ...

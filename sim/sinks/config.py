@@ -1,0 +1,104 @@
+"""The `realtime:` section of a scenario: pacing speed, sink choice and sink tuning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from sim.errors import InputError
+
+SinkKind = Literal["eventhub", "jsonl", "stdout"]
+DEFAULT_JSONL_PATH = Path("realtime") / "events.jsonl"
+
+
+class RealtimeSettings(BaseModel):
+    """Settings of real-time mode. Unknown keys are rejected; secrets are never echoed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    speed: float = Field(1.0, gt=0, description="simulated seconds per wall-clock second")
+    sink: SinkKind = "eventhub"
+    jsonl_path: str | None = Field(
+        None, description="jsonl sink file; relative paths are under the output directory"
+    )
+    event_types: list[str] | None = Field(None, description="only these event types; None = all")
+    batch_size: int = Field(500, ge=1, le=100_000, description="max events per batch")
+    batch_timeout_ms: int = Field(200, ge=1, description="send a partial batch after this")
+    retry_attempts: int = Field(5, ge=0, le=100, description="retries after the first attempt")
+    retry_backoff_s: float = Field(0.5, ge=0, description="first retry delay, doubled each time")
+    retry_backoff_max_s: float = Field(30.0, ge=0, description="cap of the retry delay")
+    breaker_failure_threshold: int = Field(5, ge=1, description="consecutive failures to open")
+    breaker_reset_s: float = Field(10.0, gt=0, description="open -> half-open after this")
+    max_buffer: int = Field(50_000, ge=1, description="events buffered before send() waits")
+    dead_letter: bool = True
+    send_timeout_s: float = Field(30.0, gt=0, description="per-attempt wait for the service")
+    producers: int = Field(2, ge=1, le=16, description="concurrent producer connections")
+    hub_name: str | None = Field(None, min_length=1, description="overrides EntityPath")
+    connection_string: SecretStr | None = Field(
+        None, description="lowest-priority credential source"
+    )
+    keyvault_url: str | None = None
+    keyvault_secret: str = Field("eventhub-connection-string", min_length=1)
+
+    @field_validator("event_types")
+    @classmethod
+    def _non_empty_types(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("event_types must list at least one type, or be omitted")
+            if any(not t.strip() for t in value):
+                raise ValueError("event_types must not contain empty names")
+        return value
+
+    @field_validator("keyvault_url")
+    @classmethod
+    def _https_vault(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("keyvault_url must be https://<vault-name>.vault.azure.net/")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RealtimeSettings:
+        if self.retry_backoff_max_s < self.retry_backoff_s:
+            raise ValueError(
+                f"retry_backoff_max_s ({self.retry_backoff_max_s}) must be >= "
+                f"retry_backoff_s ({self.retry_backoff_s})"
+            )
+        if self.max_buffer < self.batch_size:
+            raise ValueError(
+                f"max_buffer ({self.max_buffer}) must be >= batch_size ({self.batch_size})"
+            )
+        return self
+
+    def jsonl_file(self, output_dir: Path) -> Path:
+        """The jsonl sink's file: `jsonl_path` (relative to `output_dir`) or the default."""
+        path = Path(self.jsonl_path) if self.jsonl_path else DEFAULT_JSONL_PATH
+        return path if path.is_absolute() else output_dir / path
+
+    def configured_connection_string(self) -> str | None:
+        return self.connection_string.get_secret_value() if self.connection_string else None
+
+
+def load_realtime_settings(data: object) -> RealtimeSettings:
+    """Validate a `realtime:` mapping; errors become one `InputError` naming each field.
+
+    Input values are left out of the message (they may hold a connection string).
+    """
+    try:
+        return RealtimeSettings.model_validate({} if data is None else data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"realtime.{'.'.join(str(p) for p in err['loc']) or '<section>'}: {err['msg']}"
+            for err in exc.errors(include_input=False, include_url=False)
+        )
+        raise InputError(f"invalid realtime settings: {problems}") from None

@@ -1,0 +1,72 @@
+"""`make_sink`: the sink named by the settings, with its dead-letter store and filter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from sim.sinks.base import OutEvent, Sink, SinkMetrics
+from sim.sinks.config import RealtimeSettings
+from sim.sinks.connection import install_log_redaction, resolve_connection_string
+from sim.sinks.deadletter import DeadLetterStore
+from sim.sinks.files import JsonlSink, StdoutSink
+
+
+class EventTypeFilter:
+    """Passes on only events whose type is listed; shares the inner sink's metrics."""
+
+    def __init__(self, inner: Sink, event_types: Sequence[str]) -> None:
+        self.inner = inner
+        self.event_types = frozenset(event_types)
+        self.filtered_out = 0
+
+    @property
+    def metrics(self) -> SinkMetrics:
+        return self.inner.metrics
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def send(self, events: Sequence[OutEvent]) -> None:
+        wanted = self.event_types
+        kept = [e for e in events if e.event_type in wanted]
+        self.filtered_out += len(events) - len(kept)
+        if kept:
+            await self.inner.send(kept)
+
+    async def flush(self) -> None:
+        await self.inner.flush()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+def make_sink(settings: RealtimeSettings, output_dir: Path, connection_string: str | None) -> Sink:
+    """Build the configured sink (not started).
+
+    For `eventhub`, `connection_string` (e.g. from a command-line option) wins when given;
+    otherwise it is resolved from Key Vault, the environment, `./.env`, then the settings.
+    Raises `ConnectionStringError` / `MissingExtraError` with a secret-free message.
+    """
+    install_log_redaction()
+    output_dir = Path(output_dir)
+    sink: Sink
+    if settings.sink == "jsonl":
+        sink = JsonlSink(settings.jsonl_file(output_dir))
+    elif settings.sink == "stdout":
+        sink = StdoutSink()
+    else:
+        from sim.sinks.eventhub import EventHubSink, require_eventhub_sdk
+
+        require_eventhub_sdk()
+        if connection_string is None:
+            connection_string = resolve_connection_string(
+                keyvault_url=settings.keyvault_url,
+                keyvault_secret=settings.keyvault_secret,
+                configured=settings.configured_connection_string(),
+            ).value
+        dead_letter = DeadLetterStore(output_dir) if settings.dead_letter else None
+        sink = EventHubSink(settings, connection_string, dead_letter)
+    if settings.event_types is not None:
+        sink = EventTypeFilter(sink, settings.event_types)
+    return sink

@@ -1,0 +1,78 @@
+"""Sinks that write one event per line: to a JSON-lines file, or to standard output."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from sim.sinks.base import OutEvent, SinkMetrics
+
+_BUFFER = 1 << 20
+
+
+class _LineSink:
+    """Writes each event body followed by a newline; bodies are written unchanged."""
+
+    def __init__(self) -> None:
+        self.metrics = SinkMetrics()
+        self._out: BinaryIO | None = None
+
+    async def start(self) -> None:
+        if self._out is None:
+            self._out = self._open()
+
+    def _open(self) -> BinaryIO:
+        raise NotImplementedError
+
+    async def send(self, events: Sequence[OutEvent]) -> None:
+        if self._out is None:
+            raise RuntimeError(f"{type(self).__name__}.send() needs start() and precedes close()")
+        if not events:
+            return
+        data = b"\n".join(e.body for e in events) + b"\n"
+        self._out.write(data)
+        m = self.metrics
+        m.events_sent += len(events)
+        m.bytes_sent += len(data) - len(events)
+        m.batches += 1
+
+    async def flush(self) -> None:
+        if self._out is not None:
+            self._out.flush()
+
+    async def close(self) -> None:
+        if self._out is not None:
+            self._out.flush()
+            self._release(self._out)
+            self._out = None
+
+    def _release(self, out: BinaryIO) -> None:
+        out.close()
+
+
+class JsonlSink(_LineSink):
+    """Appends events to a JSON-lines file (created with its directory if needed)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = Path(path)
+
+    def _open(self) -> BinaryIO:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return open(self.path, "ab", buffering=_BUFFER)  # noqa: SIM115 - closed by close()
+
+
+class StdoutSink(_LineSink):
+    """Writes events to `sys.stdout.buffer` (or the binary stream given)."""
+
+    def __init__(self, stream: BinaryIO | None = None) -> None:
+        super().__init__()
+        self._stream = stream
+
+    def _open(self) -> BinaryIO:
+        return self._stream if self._stream is not None else sys.stdout.buffer
+
+    def _release(self, out: BinaryIO) -> None:
+        """Standard output stays open."""
