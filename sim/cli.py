@@ -16,8 +16,9 @@ from rich.text import Text
 
 from sim.errors import InputError, RunError
 
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+# soft_wrap: a message is never broken inside a path (tables still fit the width)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -131,6 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.print(Text("error: ", style="bold red") + Text(str(e)), soft_wrap=True)
         return 2
     except RunError as e:
+        err.print(Text("run failed: ", style="bold red") + Text(str(e)), soft_wrap=True)
+        return 1
+    except OSError as e:  # the disk said no (a file where a folder goes, no space): no traceback
         err.print(Text("run failed: ", style="bold red") + Text(str(e)), soft_wrap=True)
         return 1
     except KeyboardInterrupt:

@@ -7,6 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import pyarrow as pa
 from rich.table import Table
 
 from sim.cli import err, out
@@ -17,7 +18,7 @@ from sim.runner import default_workers, prepare, run_history
 from sim.scenario import Period, Scenario, load_scenario, resolve_period
 from sim.state import STATE_FILE
 
-GENERATED = ("master", "facts", "state", "dead_letter", "realtime", STATE_FILE)
+GENERATED = ("master", "facts", "closing", "state", "dead_letter", "realtime", STATE_FILE)
 
 
 def _load(args: argparse.Namespace) -> tuple[Scenario, Period, Path]:
@@ -27,11 +28,20 @@ def _load(args: argparse.Namespace) -> tuple[Scenario, Period, Path]:
     return sc, resolve_period(sc, source=str(args.scenario)), sc.paths.output
 
 
+def _dictionaries(sc: Scenario, args: argparse.Namespace) -> dict[str, pa.Table]:
+    """The scenario's dictionaries, checked against its volumes."""
+    d = load_dictionaries(sc.paths.dictionaries)
+    try:
+        check_volumes(sc, d)
+    except InputError as e:  # a volume the dictionaries cannot meet: name the scenario
+        raise InputError(f"{args.scenario}: {e}") from None
+    return d
+
+
 def check(args: argparse.Namespace) -> int:
     sc, period, root = _load(args)
-    d = load_dictionaries(sc.paths.dictionaries)
-    check_volumes(sc, d)
-    plan = prepare(sc, period, root, write=False)
+    _dictionaries(sc, args)
+    plan = prepare(sc, period, root, write=False, source=str(args.scenario))
     t = Table(title=f"{args.scenario}: valid", show_header=False)
     v = sc.volume
     for k, val in [
@@ -58,8 +68,8 @@ def _todo(days: list) -> str:
 
 def master(args: argparse.Namespace) -> int:
     sc, period, root = _load(args)
-    check_volumes(sc, load_dictionaries(sc.paths.dictionaries))
-    plan = prepare(sc, period, root)
+    _dictionaries(sc, args)
+    plan = prepare(sc, period, root, source=str(args.scenario))
     if plan.master_written:
         out.print(f"master data written to {root / 'master'} ({sc.output.format})")
     else:
@@ -73,8 +83,8 @@ def run(args: argparse.Namespace) -> int:
     sc, period, root = _load(args)
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers: expected a whole number >= 1, got {args.workers}")
-    check_volumes(sc, load_dictionaries(sc.paths.dictionaries))
-    plan = prepare(sc, period, root)
+    _dictionaries(sc, args)
+    plan = prepare(sc, period, root, source=str(args.scenario))
     if plan.master_written and not args.quiet:
         out.print(f"master data written to {root / 'master'}")
     if not plan.days:

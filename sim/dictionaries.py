@@ -6,9 +6,12 @@ an :class:`~sim.errors.InputError` naming the file, the row and the column.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -96,8 +99,9 @@ def _read(folder: Path, spec: Spec) -> pa.Table:
     path = folder / spec.file
     if not path.is_file():
         raise InputError(f"{path}: dictionary file not found")
-    try:
-        header = path.open(encoding="utf-8").readline().strip().split(",")
+    try:  # the header as the CSV reader sees it (quotes, a byte-order mark)
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            header = [h.strip() for h in next(csv.reader(f), [])]
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: cannot read ({e})") from None
     missing = [c for c in spec.columns if c not in header]
@@ -105,13 +109,33 @@ def _read(folder: Path, spec: Spec) -> pa.Table:
         raise InputError(
             f"{path}: missing column {missing[0]!r}; expected columns {', '.join(spec.columns)}"
         )
-    as_text = {c: pa.string() for c in header}
-    table = pacsv.read_csv(
-        path,
-        convert_options=pacsv.ConvertOptions(
-            column_types=as_text, strings_can_be_null=False, include_columns=list(spec.columns)
-        ),
-    )
+    ragged: list[str] = []
+
+    def invalid(row: pacsv.InvalidRow) -> str:
+        if not ragged:
+            where = f"{path}:{row.number}" if row.number else str(path)
+            ragged.append(
+                f"{where}: expected {row.expected_columns} values ({', '.join(header)}), "
+                f"got {row.actual_columns}"
+            )
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            path,
+            # one thread and no skipped blank lines: row i of the table is line i + 2
+            read_options=pacsv.ReadOptions(use_threads=False, column_names=header, skip_rows=1),
+            parse_options=pacsv.ParseOptions(ignore_empty_lines=False, invalid_row_handler=invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in header},
+                strings_can_be_null=False,
+                include_columns=list(spec.columns),
+            ),
+        )
+    except (pa.ArrowInvalid, OSError) as e:
+        raise InputError(f"{path}: cannot read as CSV ({e})") from None
+    if ragged:
+        raise InputError(ragged[0])
     return _convert(path, table, spec)
 
 
@@ -202,5 +226,23 @@ def _check_refs(folder: Path, d: dict[str, pa.Table]) -> None:
     )
     for t in ("brands", "products"):
         refs(t, "Department", set(DEPARTMENTS), f"one of {', '.join(DEPARTMENTS)}")
-    if pc.any(pc.less_equal(d["products"]["BasePrice"], 0)).as_py():
-        raise InputError(f"{folder / 'products.csv'}: BasePrice must be > 0")
+    for table, col, lo, hi, what in (
+        ("products", "BasePrice", 0.01, None, "a price of at least 0.01"),
+        ("states", "TaxRate", 0.0, 0.2, "a rate from 0 to 0.2 (0.0725 = 7.25 %)"),
+        ("states", "Population", 1, None, "a count of at least 1"),
+        ("geographies", "Population", 1, None, "a count of at least 1"),
+    ):
+        v = d[table][col].to_numpy()
+        bad = (v < lo) | (v > hi) if hi is not None else v < lo
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            where = f"{folder / SPECS[table].file}:{i + 2}"
+            raise InputError(f"{where}: column {col!r}: expected {what}, got {v[i]}")
+    for i, tz in enumerate(d["states"]["TimeZone"].to_pylist()):
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InputError(
+                f"{folder / 'states.csv'}:{i + 2}: column 'TimeZone': {tz!r} is not an IANA "
+                "time zone (e.g. America/Chicago)"
+            ) from None

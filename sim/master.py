@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from sim.columns import to_arrow
 from sim.errors import InputError
-from sim.ids import keyed_hex
+from sim.ids import keyed_hex, uniform
 from sim.rng import Stream, stream
 from sim.scenario import Scenario
 from sim.schema import TABLES
@@ -26,9 +26,22 @@ from sim.writer import write_table
 LOYALTY_SHARE = 0.62  # share of customers in the loyalty programme
 BLE_SHARE = 0.30  # customers whose app advertises a Bluetooth id
 AD_ID_SHARE = 0.75  # customers reachable by an advertising id
-REEFER_SHARE = 0.30  # refrigerated share of the DC fleet
+REEFER_SHARE = 0.45  # refrigerated share of a fleet (a reefer and a dry run per store)
 TRUCK_PALLETS = 26  # 53-ft trailer, straight-loaded
 DISCOUNT_SHARE = 0.40  # SKUs whose everyday price is below MSRP
+MAX_DC_KM = 420  # stores are within a day's round trip of their DC
+UNITS_PER_PALLET = {  # sellable units per pallet, by department (typical case packs)
+    "Grocery": 480,
+    "Electronics": 60,
+    "Clothing": 240,
+    "Health & Beauty": 720,
+    "Home & Garden": 120,
+    "Baby & Kids": 160,
+    "Pet Supplies": 200,
+    "Automotive": 90,
+    "Office Supplies": 400,
+    "Seasonal & Sports": 100,
+}
 STREET_SUFFIXES = np.array(["St", "Ave", "Rd", "Blvd", "Ln", "Dr", "Way", "Ct", "Pl", "Pkwy"])
 
 
@@ -134,6 +147,8 @@ def _stores(
     size /= size.mean()
     open_hour = rng.choice([6, 7, 8], n, p=[0.3, 0.5, 0.2])
     close_hour = rng.choice([21, 22, 23], n, p=[0.3, 0.5, 0.2])
+    near = g == dc_geo[dc - 1]
+    distance = np.where(near, rng.uniform(3, 25, n), rng.uniform(40, MAX_DC_KM, n))
     return to_arrow(
         TABLES["stores"],
         {
@@ -146,6 +161,7 @@ def _stores(
             "CloseHour": close_hour,
             "Lanes": np.clip(np.round(6 * size), 3, 16).astype(np.int64),
             "SizeFactor": np.round(size, 3),
+            "DistanceKm": np.round(distance, 1),
         },
     )
 
@@ -153,8 +169,8 @@ def _stores(
 def _trucks(sc: Scenario, dcs: pa.Table, stores: pa.Table, geo: pa.Table) -> pa.Table:
     rng = stream(sc.seed, Stream.MASTER_TRUCK)
     per_dc = np.bincount(stores["DCID"].to_numpy(), minlength=dcs.num_rows + 1)[1:]
-    fleet = np.maximum(2, np.ceil(per_dc * 0.75)).astype(int)
-    supplier = np.full(dcs.num_rows, 3)
+    fleet = np.maximum(2, np.ceil(per_dc * 1.1)).astype(int)  # a reefer and a dry run a store
+    supplier = np.maximum(3, np.ceil(per_dc / 3)).astype(int)
     dcid = np.concatenate(
         [np.repeat(dcs["ID"].to_numpy(), fleet), np.repeat(dcs["ID"].to_numpy(), supplier)]
     )
@@ -223,6 +239,15 @@ def _customers(
     )
 
 
+def _lead_days(seed: int, company: pa.Array) -> np.ndarray:
+    """Supplier lead time, 2-6 days, fixed per company."""
+    enc = pc.dictionary_encode(company).combine_chunks()
+    codes = enc.indices.to_numpy().astype(np.int64)
+    names = enc.dictionary.to_pylist()
+    salt = np.array([sum(ord(c) * 31**i for i, c in enumerate(x)) % 2**40 for x in names])
+    return 2 + np.floor(uniform(seed, 9, salt[codes]) * 5).astype(np.int64)
+
+
 def _round_price(x: np.ndarray) -> np.ndarray:
     """Cents, with shelf-price endings (.99 above $5, .x9 below)."""
     cents = np.round(x * 100).astype(np.int64)
@@ -277,6 +302,8 @@ def _products(sc: Scenario, d: dict[str, pa.Table]) -> pa.Table:
             "RequiresRefrigeration": base["RequiresRefrigeration"].take(pa.array(bi)),
             "LaunchDate": pa.array(launch),
             "Popularity": np.round(popularity / popularity.max(), 6),
+            "UnitsPerPallet": np.array([UNITS_PER_PALLET[k] for k in base_dept[bi]]),
+            "SupplierLeadDays": _lead_days(sc.seed, brands["Company"].take(pa.array(ri))),
         },
     )
 

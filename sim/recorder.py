@@ -23,6 +23,7 @@ from sim.world import day_number
 from sim.writer import partition_path, write_table
 
 TABLE_CODES = {name: i for i, name in enumerate(TABLES)}
+Chunk = tuple[np.ndarray, np.ndarray, dict[str, Any]]
 
 
 class Recorder:
@@ -37,9 +38,17 @@ class Recorder:
     def __init__(self, seed: int, shard: int, t0_ms: int) -> None:
         self.seed, self.shard, self.t0_ms = seed, shard, t0_ms
         self.day = date(2000, 1, 1)
+        self.day_end = float("inf")
+        self.deferred: dict[str, list[Chunk]] = {}
 
-    def start_day(self, day: date) -> None:
-        self.day = day
+    def start_day(self, day: date, day_end: float, deferred: dict[str, list[Chunk]]) -> None:
+        """Begin business day ``day`` (ending at sim time ``day_end``); record the rows
+        of earlier days that were dated into it."""
+        self.day, self.day_end = day, day_end
+        self.deferred = {}
+        for table, chunks in sorted(deferred.items()):
+            for t, key, cols in chunks:
+                self.record(table, t, key, cols)
 
     def wants(self, table: str) -> bool:
         """Whether rows of ``table`` are kept; processes may skip building the others."""
@@ -56,7 +65,17 @@ class Recorder:
         """
         if len(t) == 0 or not self.wants(table):
             return
-        self.emit(table, self.ms(t), np.asarray(key, dtype=np.int64), cols)
+        t, key = np.asarray(t, dtype=np.float64), np.asarray(key, dtype=np.int64)
+        late = t >= self.day_end
+        if late.any():  # belongs to a later business day: keep it for then
+            self.deferred.setdefault(table, []).append(
+                (t[late], key[late], {c: _take(v, late) for c, v in cols.items()})
+            )
+            keep = ~late
+            t, key, cols = t[keep], key[keep], {c: _take(v, keep) for c, v in cols.items()}
+            if not len(t):
+                return
+        self.emit(table, self.ms(t), key, cols)
 
     def emit(self, table: str, ms: np.ndarray, key: np.ndarray, cols: dict[str, Any]) -> None:
         """Take rows: times in epoch ms, keys, and the other columns."""
@@ -68,9 +87,6 @@ class Recorder:
         """Rows of business day ``day`` as an Arrow table of the schema, with TraceIds."""
         ids = trace_ids(self.seed, TABLE_CODES[table], self.shard, day_number(day), key)
         return to_arrow(TABLES[table], {"TraceId": ids, "EventTS": ms, **cols})
-
-
-Chunk = tuple[np.ndarray, np.ndarray, dict[str, Any]]
 
 
 class FileRecorder(Recorder):
@@ -136,5 +152,10 @@ def _concat(values: list[Any]) -> Any:
     return np.concatenate([np.asarray(v, dtype=object) for v in values])
 
 
-def _take(v: Any, order: np.ndarray) -> Any:
-    return v.take(pa.array(order)) if isinstance(v, pa.Array) else np.asarray(v)[order]
+def _take(v: Any, index: np.ndarray) -> Any:
+    """Rows ``index`` (positions or a mask) of a column given as Arrow or numpy."""
+    if isinstance(v, pa.ChunkedArray):
+        v = v.combine_chunks()
+    if isinstance(v, pa.Array):
+        return v.filter(pa.array(index)) if index.dtype == bool else v.take(pa.array(index))
+    return np.asarray(v, dtype=object if isinstance(v, list) else None)[index]

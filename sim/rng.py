@@ -29,6 +29,10 @@ class Stream(IntEnum):
     MARKETING = 23
     SENSORS = 24
     TILL = 25
+    LOGISTICS = 26
+    ONLINE = 27
+    REVIEW = 28
+    DAMAGE = 29
 
 
 def stream(seed: int, name: Stream, *key: int) -> np.random.Generator:

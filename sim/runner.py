@@ -12,12 +12,17 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sim.day import ShardDay
+import numpy as np
+
+from sim.columns import to_arrow
+from sim.day import Shard, ShardDay
 from sim.dictionaries import load_dictionaries
+from sim.disruption import Disruptions, check_targets
 from sim.errors import InputError
 from sim.master import build_master, write_master
 from sim.recorder import FileRecorder
 from sim.scenario import Period, Scenario
+from sim.schema import TABLES
 from sim.state import (
     GenerationState,
     check_matches,
@@ -28,6 +33,7 @@ from sim.state import (
 )
 from sim.timeparse import day_start
 from sim.world import Catalog, ShardMaster, WorldState, load_master
+from sim.writer import read_table, write_table
 
 Progress = Callable[[int, date, dict[str, int]], None]
 
@@ -50,8 +56,14 @@ class Summary:
     days: int = 0
 
 
-def prepare(sc: Scenario, period: Period, root: Path, write: bool = True) -> Plan:
-    """Check the output folder against the scenario; write master data if absent."""
+def prepare(
+    sc: Scenario, period: Period, root: Path, write: bool = True, source: str = "scenario"
+) -> Plan:
+    """Check the output folder against the scenario; write master data if absent.
+
+    Nothing is written when the scenario does not fit (its disruptions name a DC,
+    store, region, category or supplier the master data does not have).
+    """
     digest = dictionaries_digest(sc.paths.dictionaries) if sc.paths.dictionaries.is_dir() else ""
     current = settings(sc, digest)
     state = GenerationState.load(root)
@@ -64,13 +76,17 @@ def prepare(sc: Scenario, period: Period, root: Path, write: bool = True) -> Pla
                 f" clear the folder (python -m sim clear {root})"
             )
         state = GenerationState(settings=current, first_day=period.first.isoformat())
-        if write:
+        if write or sc.disruptions:
             master = build_master(sc, d, period.first)
+            check_targets(sc, master, source)
+        if write:
             write_master(master, root, sc.output.format)
             state.save(root)
             written = True
     else:
         check_matches(state, current, root)
+        if sc.disruptions:
+            check_targets(sc, load_master(root, sc.output.format), source)
     first = date.fromisoformat(state.first_day)
     days = [d for d in _days(state.next_day, period.last)]
     if period.first < first and state.last_day is not None:
@@ -95,20 +111,18 @@ def run_shard(
 ) -> dict[str, int]:
     """Simulate ``days`` of one shard, writing partitions and the final checkpoint."""
     fmt = sc.output.format
-    master = load_master(root, fmt)
-    catalog = Catalog.from_master(master)
-    m = ShardMaster.from_master(sc, master, shard)
+    ctx = load_shard(sc, root, shard, first_day)
     previous = days[0] - timedelta(days=1)
     state = (
         WorldState.load(checkpoint_path(root, shard, previous))
         if days[0] > first_day
-        else WorldState(m.opening.copy())
+        else WorldState.opening(ctx.m)
     )
     t0_ms = int(day_start(first_day).timestamp() * 1000)
     rec = FileRecorder(sc.seed, shard, t0_ms, root, fmt)
     totals: dict[str, int] = {}
     for d in days:
-        sd = ShardDay(sc, m, catalog, state, d, first_day, rec)
+        sd = ShardDay(ctx, state, d, rec)
         state = sd.finish()
         counts = rec.end_day()
         for k, v in counts.items():
@@ -118,6 +132,20 @@ def run_shard(
     rec.close()
     state.save(checkpoint_path(root, shard, days[-1]))
     return totals
+
+
+def load_shard(sc: Scenario, root: Path, shard: int, first_day: date) -> Shard:
+    """What a shard needs, read from the master data in ``root``."""
+    master = load_master(root, sc.output.format)
+    m = ShardMaster.from_master(sc, master, shard)
+    t0 = day_start(first_day).timestamp()
+    return Shard(
+        sc,
+        m,
+        Catalog.from_master(master),
+        Disruptions.build(sc, master, shard, t0, m.store_ids),
+        first_day,
+    )
 
 
 def run_history(
@@ -160,9 +188,40 @@ def run_history(
             "workers": workers,
         }
     )
+    write_closing(sc, plan.root, plan.shards, plan.days[-1])
     st.save(plan.root)
     prune_checkpoints(plan.root, plan.days[-1])
     return Summary(totals, seconds, len(plan.days))
+
+
+def write_closing(sc: Scenario, root: Path, shards: list[int], last: date) -> None:
+    """``closing/store_inventory_snapshots``: on-hand units at the end of ``last``.
+
+    With the opening snapshot in ``master/`` it closes the inventory balance that
+    ``validate`` checks (opening + sum of deltas = closing).
+    """
+    stores = read_table(
+        root / "master" / f"stores.{sc.output.format}", TABLES["stores"].arrow_schema()
+    )
+    sid, dcid = stores["ID"].to_numpy(), stores["DCID"].to_numpy()
+    parts = []
+    for shard in shards:
+        inv = WorldState.load(checkpoint_path(root, shard, last)).inventory
+        rows, prods = np.nonzero(inv)
+        parts.append((sid[dcid == shard][rows], prods, inv[rows, prods]))
+    store, prod, qty = (np.concatenate(x) for x in zip(*parts, strict=True))
+    order = np.lexsort((prod, store))
+    ts = int((day_start(last) + timedelta(days=1)).timestamp() * 1000)
+    table = to_arrow(
+        TABLES["store_inventory_snapshots"],
+        {
+            "StoreID": store[order],
+            "ProductID": prod[order],
+            "Qty": qty[order],
+            "SnapshotTS": np.full(len(order), ts),
+        },
+    )
+    write_table(table, root / "closing" / "store_inventory_snapshots", sc.output.format)
 
 
 class _Callback:

@@ -11,28 +11,44 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from sim.disruption import Disruption
 from sim.errors import InputError
+from sim.section import Section
 from sim.timeparse import first_day, last_day, parse_moment
 
 DOW = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class Volume(Section):
-    stores: int = Field(42, ge=1, le=5000, description="Stores in the chain.")
-    dcs: int = Field(5, ge=1, le=200, description="Distribution centers (one shard each).")
-    total_geographies: int = Field(100, ge=1, description="Geographies picked from the dictionary.")
-    total_customers: int = Field(50_000, ge=1, description="Customers in the master data.")
-    total_products: int = Field(10_000, ge=1, description="SKUs in the master data.")
-    customers_per_day: float = Field(
-        2000, gt=0, description="Mean store visits per store per day, before seasonality."
+    # strict: a count given as true, 2.5 or "42" is a mistake, not something to coerce
+    stores: int = Field(42, ge=1, le=5000, strict=True, description="Stores in the chain.")
+    dcs: int = Field(
+        5, ge=1, le=200, strict=True, description="Distribution centers (one shard each)."
     )
-    items_per_ticket_mean: float = Field(8.2, gt=1, le=60, description="Mean lines per basket.")
+    total_geographies: int = Field(
+        100, ge=1, strict=True, description="Geographies picked from the dictionary."
+    )
+    total_customers: int = Field(
+        50_000, ge=1, strict=True, description="Customers in the master data."
+    )
+    total_products: int = Field(10_000, ge=1, strict=True, description="SKUs in the master data.")
+    customers_per_day: float = Field(
+        2000,
+        gt=0,
+        strict=True,
+        description="Mean store visits per store per day, before seasonality.",
+    )
+    items_per_ticket_mean: float = Field(
+        8.2, gt=1, le=60, strict=True, description="Mean lines per basket."
+    )
 
     @model_validator(mode="after")
     def _dcs_fit(self) -> Volume:
@@ -46,6 +62,18 @@ class Calendar(Section):
         "-14d", description="ISO date or timestamp, 'now', or relative to now ('-14d')."
     )
     end: str | date | datetime = Field("now", description="Same forms as start.")
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _form(cls, v: object) -> object:
+        """Reject what no clock could resolve (a number, a list, '2024-02-30') up front."""
+        if not isinstance(v, str | date):
+            raise ValueError(
+                "expected an ISO date (2024-01-31), an ISO timestamp, 'now' or a relative "
+                f"time like '-14d' / '-6h', got {v!r}"
+            )
+        parse_moment(v, datetime.now(UTC))  # ValueError names the accepted forms
+        return v
 
 
 class Paths(Section):
@@ -198,8 +226,58 @@ class Marketing(Section):
     )
 
 
+class Supply(Section):
+    """Replenishment: a periodic (s, S) policy on expected demand, trucks, adjustments."""
+
+    reorder_point_days: float = Field(
+        1.5,
+        gt=0,
+        description="A store reorders when on hand + on order <= this many days of demand.",
+    )
+    order_up_to_days: float = Field(3.5, gt=0, description="... up to this many days of demand.")
+    dc_reorder_point_days: float = Field(
+        3.0, ge=0, description="A DC reorders at supplier lead time + this many days of demand."
+    )
+    dc_order_up_to_days: float = Field(
+        9.0, gt=0, description="... up to lead time + this many days."
+    )
+    dispatch_hour: int = Field(4, ge=0, le=23, description="DC local hour trucks start loading.")
+    dispatch_cutoff_hour: int = Field(
+        17, ge=1, le=23, description="Loads not on a truck by this local hour wait a day."
+    )
+    truck_speed_kmh: float = Field(62, gt=5, le=120, description="Mean road speed.")
+    shrink_rate: float = Field(0.015, ge=0, le=0.2, description="Shrink, share of units sold.")
+    damage_rate: float = Field(0.003, ge=0, le=0.2, description="Damaged share of units received.")
+    return_rate: float = Field(0.02, ge=0, le=0.5, description="Returned share of units sold.")
+
+    @model_validator(mode="after")
+    def _order(self) -> Supply:
+        if self.order_up_to_days <= self.reorder_point_days:
+            raise ValueError("order_up_to_days must be greater than reorder_point_days")
+        if self.dispatch_cutoff_hour <= self.dispatch_hour:
+            raise ValueError("dispatch_cutoff_hour must be after dispatch_hour")
+        return self
+
+
+class Online(Section):
+    """Online orders: share of retail sales and how they are fulfilled."""
+
+    share: float = Field(0.16, ge=0, lt=1, description="Online share of retail sales (Census).")
+    lines_mean: float = Field(3.0, ge=1, le=30, description="Mean lines per online order.")
+    fulfillment: dict[Literal["SHIP_TO_HOME", "STORE_PICKUP", "SHIP_FROM_STORE"], float] = Field(
+        default_factory=lambda: dict(SHIP_TO_HOME=0.60, STORE_PICKUP=0.25, SHIP_FROM_STORE=0.15),
+        description="How orders are fulfilled: from the DC, picked up, or shipped from a store.",
+    )
+
+    @model_validator(mode="after")
+    def _mix(self) -> Online:
+        if abs(sum(self.fulfillment.values()) - 1) > 1e-6:
+            raise ValueError("fulfillment shares must add up to 1")
+        return self
+
+
 class Scenario(Section):
-    seed: int = Field(ge=0, description="Seed of every random stream.")
+    seed: int = Field(ge=0, strict=True, description="Seed of every random stream.")
     volume: Volume = Volume()
     calendar: Calendar = Calendar()
     paths: Paths = Paths()
@@ -207,6 +285,10 @@ class Scenario(Section):
     demand: Demand = Demand()
     shopping: Shopping = Shopping()
     marketing: Marketing = Marketing()
+    supply: Supply = Supply()
+    online: Online = Online()
+    disruptions: list[Disruption] = Field(
+        default_factory=list, description="What-if events (docs/disruptions.md).")
 
 
 class Period(BaseModel):
@@ -221,23 +303,45 @@ class Period(BaseModel):
         return (self.last - self.first).days + 1
 
 
-def resolve_period(sc: Scenario, now: datetime | None = None, source: str = "scenario") -> Period:
+def resolve_period(
+    sc: Scenario,
+    now: datetime | None = None,
+    source: str = "scenario",
+    lines: dict[tuple[str, ...], int] | None = None,
+) -> Period:
+    """Resolve the calendar against ``now``; ``lines`` (key path -> line) locate errors."""
     now = now or datetime.now(UTC)
+
+    def where(key: str) -> str:
+        line = (lines or {}).get(("calendar", key))
+        return f"{source}:{line}" if line else source
+
     try:
         start = parse_moment(sc.calendar.start, now)
     except ValueError as e:
-        raise InputError(f"{source}: calendar.start: {e}") from None
+        raise InputError(f"{where('start')}: calendar.start: {e}") from None
     try:
         end = parse_moment(sc.calendar.end, now)
     except ValueError as e:
-        raise InputError(f"{source}: calendar.end: {e}") from None
+        raise InputError(f"{where('end')}: calendar.end: {e}") from None
     first, last = first_day(start), last_day(end)
     if last < first:
         raise InputError(
-            f"{source}: calendar.end: the period must end after it starts "
+            f"{where('end')}: calendar.end: the period must end after it starts "
             f"(first business day {first}, last whole one {last})"
         )
     return Period(first=first, last=last, resolved_at=now)
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML without implicit timestamps: ``2024-02-30`` stays text for the calendar
+    check to report (PyYAML would raise a bare ValueError while building the date)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def _line_map(text: str) -> dict[tuple[str, ...], int]:
@@ -255,7 +359,7 @@ def _line_map(text: str) -> dict[tuple[str, ...], int]:
                 lines[(*path, str(i))] = v.start_mark.line + 1
                 walk(v, (*path, str(i)))
 
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    root = yaml.compose(text, Loader=_Loader)
     if root is not None:
         walk(root, ())
     return lines
@@ -267,7 +371,13 @@ def _describe(err: dict[str, Any]) -> str:
         return "unknown key"
     if kind == "missing":
         return "required key is missing"
-    return msg.removeprefix("Value error, ")
+    if kind == "value_error":
+        return msg.removeprefix("Value error, ")
+    got = err.get("input")
+    if isinstance(got, dict | list) or got is None:
+        return msg
+    shown = repr(got) if len(repr(got)) <= 40 else repr(got)[:37] + "..."
+    return f"{msg}, got {shown}"
 
 
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
@@ -280,7 +390,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     except OSError as e:
         raise InputError(f"{path}: cannot read scenario file ({e.strerror})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)
         lines = _line_map(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
@@ -292,9 +402,11 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     for key, value in (overrides or {}).items():
         data[key] = value
     try:
-        return Scenario.model_validate(data)
+        sc = Scenario.model_validate(data)
     except ValidationError as e:
         raise InputError(_format_errors(path, e, lines)) from None
+    resolve_period(sc, source=str(path), lines=lines)  # end before start, with its line
+    return sc
 
 
 def _format_errors(path: Path, e: ValidationError, lines: dict[tuple[str, ...], int]) -> str:

@@ -120,6 +120,7 @@ MASTER: tuple[Table, ...] = (
         ("CloseHour", "int", "Local closing hour."),
         ("Lanes", "int", "Checkout lanes."),
         ("SizeFactor", "float", "Relative traffic of the store (1.0 = chain average)."),
+        ("DistanceKm", "float", "Road distance from the supplying DC."),
     ),
     _t(
         "trucks",
@@ -164,6 +165,8 @@ MASTER: tuple[Table, ...] = (
         ("RequiresRefrigeration", "bool", "Needs a refrigerated truck and case."),
         ("LaunchDate", "date", "When the SKU was launched."),
         ("Popularity", "float", "Relative sales weight within the assortment."),
+        ("UnitsPerPallet", "int", "Units that fill one pallet (by department)."),
+        ("SupplierLeadDays", "int", "Days from a DC's order to the supplier's delivery."),
     ),
     _t(
         "dc_inventory_snapshots",
@@ -289,7 +292,9 @@ FACTS: tuple[Table, ...] = (
         ("DCID", "int", "distribution_centers.ID."),
         ("ProductID", "int", "products_master.ID."),
         ("QtyDelta", "int", "Change in units (negative out)."),
-        ("Reason", "str", "SHIPMENT, RECEIPT, SHRINK, DAMAGE."),
+        ("Reason", "str", "SHIPMENT, RECEIPT, SALE, DAMAGE."),
+        ("Source", "str", "TRUCK (stores), SUPPLIER or ONLINE."),
+        ("Reference", "str", "ShipmentId or OrderId behind the change.", True),
         event_type="dc_inventory_updated",
         key="DCID",
     ),
@@ -306,12 +311,55 @@ FACTS: tuple[Table, ...] = (
         ("Status", "str", "SCHEDULED, LOADING, IN_TRANSIT, ARRIVED, UNLOADING, COMPLETED."),
         ("ETA", "ts", "Expected arrival."),
         ("ETD", "ts", "Expected departure."),
+        ("Pallets", "float", "Pallets on board."),
         event_type="truck_moved",
         key="DCID",
     ),
 )
 
+ONLINE = _t(
+    "online_orders",
+    "fact",
+    "Lifecycle of online order lines: one row per line and status.",
+    _TRACE,
+    _TS,
+    ("OrderId", "str", "Order id."),
+    ("Line", "int", "Line number from 1."),
+    ("CustomerID", "int", "customers.ID."),
+    ("ProductID", "int", "products_master.ID."),
+    ("Qty", "int", "Units."),
+    ("UnitPrice", "money", "Price per unit."),
+    ("ExtPrice", "money", "Qty x UnitPrice."),
+    (
+        "Status",
+        "str",
+        "CREATED, ALLOCATED, PICKED, SHIPPED, READY, DELIVERED, PICKED_UP, CANCELLED.",
+    ),
+    ("FulfillmentType", "str", "SHIP_TO_HOME (from the DC), STORE_PICKUP or SHIP_FROM_STORE."),
+    ("NodeType", "str", "DC or STORE that fulfils the line; empty before allocation.", True),
+    ("NodeID", "int", "distribution_centers.ID or stores.ID of the node.", True),
+    ("StoreID", "int", "The customer's home store (partition key)."),
+    event_type="online_order_{status}",
+    key="StoreID",
+)
+FACTS = (*FACTS, ONLINE)
+
 EVENTS: tuple[Table, ...] = (
+    _t(
+        "reorder_triggered",
+        "event",
+        "A store or DC reordered a product at its reorder point.",
+        _TRACE,
+        _TS,
+        ("NodeType", "str", "STORE or DC."),
+        ("NodeID", "int", "stores.ID or distribution_centers.ID."),
+        ("ProductID", "int", "products_master.ID."),
+        ("OnHand", "int", "Units on hand."),
+        ("OnOrder", "int", "Units already ordered."),
+        ("OrderQty", "int", "Units ordered now."),
+        event_type="reorder_triggered",
+        key="NodeID",
+    ),
     _t(
         "customer_entered",
         "event",

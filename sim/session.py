@@ -88,7 +88,7 @@ def _draw_products(
     return out
 
 
-def _dedupe(
+def dedupe(
     visit: np.ndarray, prod: np.ndarray, qty: np.ndarray, n_visits: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Merge repeated products within a basket, keeping first-scan order."""
@@ -161,7 +161,7 @@ def plan_visits(
     qty = 1 + rng.poisson(np.where(grocery, 0.45, 0.2))
     spend = (1 + s.ad_spend_uplift) / (1 + s.ad_basket_uplift) - 1
     qty += (rng.random(len(qty)) < spend * 2.5 * ad[visit]).astype(np.int64)
-    off, prod, qty = _dedupe(visit, prod, qty, n)
+    off, prod, qty = dedupe(visit, prod, qty, n)
     items = np.diff(off)
     service = (40 + 4 * items) * rng.lognormal(0, 0.25, n)
     sv, sz, ss, se = _stays(rng, arrive, shop, main_zone)

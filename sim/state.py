@@ -1,6 +1,6 @@
 """``generation_state.json``: what an output folder holds, so later runs continue it.
 
-Checkpoints of each shard's world live in ``state/shard-<id>-<day>.npz``, named by the
+Checkpoints of each shard's world live in ``state/shard-<id>-<day>.pkl``, named by the
 last business day they follow, so a run that dies half-way leaves the recorded state
 intact: the next run starts again from the day the JSON file names.
 """
@@ -108,10 +108,10 @@ def _short(v: Any) -> str:
 
 
 def checkpoint_path(root: Path, shard: int, day: date) -> Path:
-    return root / "state" / f"shard-{shard:03d}-{day.isoformat()}.npz"
+    return root / "state" / f"shard-{shard:03d}-{day.isoformat()}.pkl"
 
 
 def prune_checkpoints(root: Path, keep_day: date) -> None:
-    for p in (root / "state").glob("shard-*.npz"):
-        if not p.name.endswith(f"-{keep_day.isoformat()}.npz"):
+    for p in (root / "state").glob("shard-*.pkl"):
+        if not p.name.endswith(f"-{keep_day.isoformat()}.pkl"):
             p.unlink(missing_ok=True)

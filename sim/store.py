@@ -34,6 +34,7 @@ class StoreDay:
     ble: np.ndarray  # per visit: whether the visitor's app has a BLE id
     ble_ids: pa.Array  # BLE id by customer id
     imp_shard: int
+    sensor_off: list[tuple[float, float]]  # spans (sim s) when the sensors are down
 
 
 class Store:
@@ -122,7 +123,7 @@ class Store:
         self.exit_at[i] = now
 
     # -- what gets recorded ----------------------------------------------------------
-    def _key(self, local: np.ndarray, base: int = 0, shift: int = 32) -> np.ndarray:
+    def key(self, local: np.ndarray, base: int = 0, shift: int = 32) -> np.ndarray:
         """Row keys: the store's index in the shard above a key unique within the store."""
         return base | (self.day.index << shift) | np.asarray(local, dtype=np.int64)
 
@@ -141,7 +142,7 @@ class Store:
             self.rec.record(
                 "customer_entered",
                 v.arrive[idx],
-                self._key(idx),
+                self.key(idx),
                 {
                     "StoreID": np.full(len(idx), self.day.store_id),
                     "CustomerID": _nullable(v.customer[idx]),
@@ -196,7 +197,7 @@ class Store:
         self.rec.record(
             "receipts",
             t,
-            self._key(seq),
+            self.key(seq),
             {
                 "StoreID": store,
                 "CustomerID": _nullable(v.customer[idx]),
@@ -214,7 +215,7 @@ class Store:
         self.rec.record(
             "receipt_lines",
             lt,
-            self._key(line),
+            self.key(line),
             {
                 "ReceiptId": rid,
                 "Line": line_no,
@@ -229,7 +230,7 @@ class Store:
         self.rec.record(
             "store_inventory_txn",
             lt,
-            self._key(line, SALE_KEYS),
+            self.key(line, SALE_KEYS),
             {
                 "StoreID": np.full(len(owner), d.store_id),
                 "ProductID": prod,
@@ -243,7 +244,7 @@ class Store:
             self.rec.record(
                 "payment_processed",
                 t,
-                self._key(seq),
+                self.key(seq),
                 {
                     "StoreID": store,
                     "ReceiptId": receipt_ids,
@@ -251,6 +252,27 @@ class Store:
                     "Amount": subtotal + tax,
                 },
             )
+
+    def units_sold(self) -> np.ndarray:
+        """Units sold today per product id."""
+        v = self.visits
+        return np.bincount(v.line_prod, weights=self.sold, minlength=len(self.stock)).astype(
+            np.int64
+        )
+
+    def record_inventory(
+        self,
+        t: np.ndarray,
+        prods: np.ndarray,
+        delta: np.ndarray,
+        reason: str,
+        source: str,
+        reference: pa.Array | None,
+        key: np.ndarray,
+    ) -> None:
+        record_store_txn(
+            self.rec, self.day.store_id, t, prods, delta, reason, source, reference, key
+        )
 
     def _record_stockouts(self) -> None:
         if not self._stockouts:
@@ -260,7 +282,7 @@ class Store:
         self.rec.record(
             "stockout_detected",
             t,
-            self._key(p << 8 | k),
+            self.key(p << 8 | k),
             {"StoreID": np.full(len(t), self.day.store_id), "ProductID": p},
         )
 
@@ -297,10 +319,13 @@ class Store:
         if not seen.any():
             return
         stay, k, t = pings(start[seen], end[seen], self.ping_interval)
-        key = self._key(visit_[seen][stay] << 24 | number[seen][stay] << 20 | k, shift=48)
+        key = self.key(visit_[seen][stay] << 24 | number[seen][stay] << 20 | k, shift=48)
         seed = self.rec.seed
         t = np.minimum(t + 2.0 * uniform(seed, 1, key), end[seen][stay])
         z = zone[seen][stay]
+        on = _sensing(t, self.day.sensor_off)
+        if not on.all():
+            t, key, z, stay = t[on], key[on], z[on], stay[on]
         self.rec.record(
             "ble_pings",
             t,
@@ -329,7 +354,9 @@ class Store:
         upto = np.floor(upto / FT_INTERVAL) * FT_INTERVAL
         if upto > self._ft_from:
             k, z, count, dwell = occupancy(zone, start, end, upto, self._ft_from)
-            key = self._key((k / FT_INTERVAL).astype(np.int64) << 4 | z, shift=36)
+            on = _sensing(k, self.day.sensor_off)
+            k, z, count, dwell = k[on], z[on], count[on], dwell[on]
+            key = self.key((k / FT_INTERVAL).astype(np.int64) << 4 | z, shift=36)
             self.rec.record(
                 "foot_traffic",
                 k,
@@ -345,6 +372,42 @@ class Store:
             self._ft_from = upto
         keep = end >= self._ft_from
         self._stays = (zone[keep], start[keep], end[keep])
+
+
+def record_store_txn(
+    rec: Recorder,
+    store_id: int,
+    t: np.ndarray,
+    prods: np.ndarray,
+    delta: np.ndarray,
+    reason: str,
+    source: str,
+    reference: pa.Array | None,
+    key: np.ndarray,
+) -> None:
+    """store_inventory_txn rows other than till sales (deliveries, shrink, online, ...)."""
+    n = len(prods)
+    rec.record(
+        "store_inventory_txn",
+        t,
+        key,
+        {
+            "StoreID": np.full(n, store_id),
+            "ProductID": prods,
+            "QtyDelta": delta,
+            "Reason": pa.array([reason] * n),
+            "Source": pa.array([source] * n),
+            "Reference": reference if reference is not None else pa.nulls(n, pa.string()),
+        },
+    )
+
+
+def _sensing(t: np.ndarray, spans: list[tuple[float, float]]) -> np.ndarray:
+    """Which times fall outside every sensor outage."""
+    ok = np.ones(len(t), dtype=bool)
+    for a, b in spans:
+        ok &= (t < a) | (t >= b)
+    return ok
 
 
 def _nullable(ids: np.ndarray) -> pa.Array:

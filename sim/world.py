@@ -6,6 +6,7 @@ shards never interact, so each runs in its own SimPy environment and process.
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -60,6 +61,8 @@ class Catalog:
     zone: np.ndarray  # store zone of the product's department
     substitute: np.ndarray  # a product of the same subcategory (itself if none)
     reefer: np.ndarray  # bool
+    per_pallet: np.ndarray  # units per pallet
+    lead_days: np.ndarray  # supplier lead time
 
     @classmethod
     def from_master(cls, m: dict[str, pa.Table]) -> Catalog:
@@ -91,6 +94,8 @@ class Catalog:
             zone=dense(np.array([DEPT_ZONE.get(x, 1) for x in dept]), np.int64),
             substitute=substitute,
             reefer=dense(p["RequiresRefrigeration"].to_numpy(zero_copy_only=False), bool),
+            per_pallet=np.maximum(dense(p["UnitsPerPallet"].to_numpy(), np.int64), 1),
+            lead_days=dense(p["SupplierLeadDays"].to_numpy(), np.int64),
         )
 
 
@@ -113,6 +118,14 @@ class ShardMaster:
     ad_ids: np.ndarray  # their AdIds (object array of str)
     ad_home: np.ndarray  # their home store index in the shard
     opening: np.ndarray  # (stores, products+1) opening store inventory
+    dc_opening: np.ndarray  # (products+1) opening DC inventory
+    dc_time_zone: str
+    distance_km: np.ndarray  # per store, from the DC
+    trucks: np.ndarray  # DC fleet truck ids
+    truck_reefer: np.ndarray
+    supplier_trucks: np.ndarray
+    supplier_reefer: np.ndarray
+    demand: np.ndarray  # (stores, products+1) expected units sold per day
 
     @classmethod
     def from_master(cls, sc: Scenario, m: dict[str, pa.Table], shard: int) -> ShardMaster:
@@ -132,6 +145,16 @@ class ShardMaster:
         opening = np.zeros((len(ids), m["products_master"].num_rows + 1), dtype=np.int64)
         rows = np.array([index[int(s)] for s in inv["StoreID"].to_numpy()], dtype=np.int64)
         opening[rows, inv["ProductID"].to_numpy()] = inv["Qty"].to_numpy()
+        dc_inv = m["dc_inventory_snapshots"].filter(
+            pc.equal(m["dc_inventory_snapshots"]["DCID"], shard)
+        )
+        dc_opening = np.zeros(opening.shape[1], dtype=np.int64)
+        dc_opening[dc_inv["ProductID"].to_numpy()] = dc_inv["Qty"].to_numpy()
+        dc_geo = m["distribution_centers"].filter(pc.equal(m["distribution_centers"]["ID"], shard))
+        dc_tz = geo.take(pc.subtract(dc_geo["GeographyID"], 1))["TimeZone"][0].as_py()
+        tr = m["trucks"].filter(pc.equal(m["trucks"]["DCID"], shard))
+        fleet = pc.equal(tr["Fleet"], "DC").to_numpy(zero_copy_only=False)
+        tid, reefer = tr["ID"].to_numpy(), tr["Refrigeration"].to_numpy(zero_copy_only=False)
         return cls(
             shard=shard,
             store_ids=ids,
@@ -150,7 +173,42 @@ class ShardMaster:
             ad_ids=ad[has_ad],
             ad_home=np.array([index[int(h)] for h in home[has_ad]], dtype=np.int64),
             opening=opening,
+            dc_opening=dc_opening,
+            dc_time_zone=dc_tz,
+            distance_km=st["DistanceKm"].to_numpy(),
+            trucks=tid[fleet],
+            truck_reefer=reefer[fleet],
+            supplier_trucks=tid[~fleet],
+            supplier_reefer=reefer[~fleet],
+            demand=_expected_demand(sc, m, opening, st["SizeFactor"].to_numpy()),
         )
+
+
+def _expected_demand(
+    sc: Scenario, m: dict[str, pa.Table], opening: np.ndarray, size: np.ndarray
+) -> np.ndarray:
+    """Units per day each store expects to sell of each product it carries.
+
+    Visits x conversion x lines per basket x mean quantity, shared by popularity: the
+    basis of the replenishment policy (docs/supply-chain.md).
+    """
+    p = m["products_master"]
+    pop = np.zeros(opening.shape[1])
+    pop[p["ID"].to_numpy()] = p["Popularity"].to_numpy()
+    grocery = np.zeros(opening.shape[1], dtype=bool)
+    grocery[p["ID"].to_numpy()] = pc.equal(p["Department"], "Grocery").to_numpy(
+        zero_copy_only=False
+    )
+    qty = np.where(grocery, 1.45, 1.2)
+    w = pop * (opening > 0)
+    share = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
+    lines = (
+        sc.volume.customers_per_day
+        * size
+        * sc.shopping.conversion
+        * sc.volume.items_per_ticket_mean
+    )
+    return share * lines[:, None] * qty
 
 
 @dataclass
@@ -158,21 +216,34 @@ class WorldState:
     """What crosses a business-day boundary in one shard: the checkpoint."""
 
     inventory: np.ndarray  # (stores, products+1) on hand
+    dc_stock: np.ndarray  # (products+1) on hand at the DC
+    on_order: np.ndarray  # (stores, products+1) ordered by stores, not yet received
+    backlog: np.ndarray  # (stores, products+1) ordered by stores, not yet shipped
+    dc_on_order: np.ndarray  # (products+1) ordered from suppliers, not yet received
+    purchase_orders: dict[str, np.ndarray] = field(default_factory=dict)  # due, product, qty
     pending: dict[str, np.ndarray] = field(default_factory=dict)  # ad visits to come
+    deferred: dict[str, list] = field(default_factory=dict)  # rows dated after the day
+    effects: list = field(default_factory=list)  # deliveries still on the road
+    truck_free: dict[int, float] = field(default_factory=dict)  # trucks still out
+
+    @classmethod
+    def opening(cls, m: ShardMaster) -> WorldState:
+        zeros = np.zeros_like(m.opening)
+        return cls(
+            m.opening.copy(), m.dc_opening.copy(), zeros, zeros.copy(), np.zeros_like(m.dc_opening)
+        )
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         with tmp.open("wb") as f:
-            np.savez(
-                f, inventory=self.inventory, **{f"pending_{k}": v for k, v in self.pending.items()}
-            )
+            pickle.dump(self, f, protocol=5)
         tmp.replace(path)
 
     @classmethod
     def load(cls, path: Path) -> WorldState:
-        with np.load(path, allow_pickle=True) as z:
-            pending = {
-                k.removeprefix("pending_"): z[k] for k in z.files if k.startswith("pending_")
-            }
-            return cls(inventory=z["inventory"], pending=pending)
+        with path.open("rb") as f:
+            state = pickle.load(f)  # noqa: S301 (our own checkpoint)
+        if not isinstance(state, cls):
+            raise TypeError(f"{path}: not a world checkpoint")
+        return state
