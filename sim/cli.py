@@ -28,6 +28,15 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+class _WideFormatter(argparse.HelpFormatter):
+    """Keeps each subcommand's help on its line (argparse sizes the column before it
+    sees the subcommands' names)."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=30)
+        self._action_max_length = 24
+
+
 def _scenario_args(p: argparse.ArgumentParser, writes: bool = True) -> None:
     p.add_argument("scenario", type=Path, help="scenario YAML file")
     if writes:
@@ -39,6 +48,7 @@ def _scenario_args(p: argparse.ArgumentParser, writes: bool = True) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m sim",
+        formatter_class=_WideFormatter,
         description=(
             "retail-sim: a discrete-event simulation of a retail chain that writes synthetic "
             "retail data (master data, fact tables, real-time events)."
@@ -48,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "check",
-        help="validate a scenario and print a summary; runs nothing",
+        help="validate a scenario, print a summary",
         description="Validate a scenario file and the dictionaries it uses, "
         "and print what a run would do. Writes nothing.",
     )
@@ -66,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "run",
-        help="simulate history (fast-forward) or stream it (--realtime)",
+        help="simulate history, or stream it live (--realtime)",
         description="Write master data if absent, then simulate from "
         "calendar.start to calendar.end as fast as the CPU allows, "
         "writing date-partitioned fact files. A later run continues "
@@ -81,7 +91,51 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker processes (default: number of cores); output is identical",
     )
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    rt = p.add_argument_group("real time")
+    rt.add_argument(
+        "--realtime",
+        action="store_true",
+        help="after catching up, pace the world to the wall clock and stream events",
+    )
+    rt.add_argument(
+        "--speed",
+        type=float,
+        metavar="X",
+        help="simulated seconds per wall second (overrides realtime.speed)",
+    )
+    rt.add_argument(
+        "--sink",
+        choices=("eventhub", "jsonl", "stdout"),
+        help="where events go (overrides realtime.sink)",
+    )
+    rt.add_argument(
+        "--duration",
+        type=float,
+        metavar="SECONDS",
+        help="stop after this many simulated seconds (default: until Ctrl-C)",
+    )
     p.set_defaults(func=_cmd("run"))
+
+    p = sub.add_parser(
+        "check-connection",
+        help="test the Event Hubs connection string",
+        description="Resolve the connection string (Key Vault, AZURE_EVENTHUB_CONNECTION_STRING, "
+        ".env, then the scenario's realtime section), validate it, connect and list the "
+        "hub's partitions. Secrets are never printed.",
+    )
+    p.add_argument("scenario", type=Path, nargs="?", help="scenario YAML (for realtime settings)")
+    p.set_defaults(func=_cmd("check_connection"))
+
+    p = sub.add_parser(
+        "replay-dlq",
+        help="resend dead-lettered events",
+        description="Resend every event in OUTPUT/dead_letter/ through the configured sink; "
+        "delivered events leave the store, failing ones stay with their new reason.",
+    )
+    p.add_argument("output", type=Path, help="output folder")
+    p.add_argument("--scenario", type=Path, help="scenario YAML (for realtime settings)")
+    p.add_argument("--sink", choices=("eventhub", "jsonl", "stdout"), help="override the sink")
+    p.set_defaults(func=_cmd("replay_dlq"))
 
     p = sub.add_parser(
         "validate",
@@ -108,6 +162,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output", type=Path, help="output folder")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.set_defaults(func=_cmd("clear"))
+
+    p = sub.add_parser(
+        "docs",
+        help="regenerate the table and event reference docs",
+        description="Write the table and event reference pages from sim/schema.py, with a "
+        "real example of each event from a small simulated day.",
+    )
+    p.add_argument("--folder", type=Path, default=Path("docs"), help="where (default: docs)")
+    p.set_defaults(func=_cmd("docs"))
     return parser
 
 

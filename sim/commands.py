@@ -16,6 +16,7 @@ from sim.errors import InputError
 from sim.master import check_volumes
 from sim.runner import default_workers, prepare, run_history
 from sim.scenario import Period, Scenario, load_scenario, resolve_period
+from sim.sinks import ConnectionStringError, MissingExtraError, RealtimeSettings
 from sim.state import STATE_FILE
 
 GENERATED = ("master", "facts", "closing", "state", "dead_letter", "realtime", STATE_FILE)
@@ -84,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers: expected a whole number >= 1, got {args.workers}")
     _dictionaries(sc, args)
+    if args.realtime:
+        return _realtime(args, sc, root)
     plan = prepare(sc, period, root, source=str(args.scenario))
     if plan.master_written and not args.quiet:
         out.print(f"master data written to {root / 'master'}")
@@ -99,6 +102,74 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         out.print(summary_table(summary.rows, summary.seconds, summary.days, len(plan.shards)))
     return 0
+
+
+def _realtime_settings(sc: Scenario | None, args: argparse.Namespace) -> RealtimeSettings:
+    base = sc.realtime if sc is not None else RealtimeSettings()
+    update = {
+        k: v
+        for k, v in (("speed", getattr(args, "speed", None)), ("sink", getattr(args, "sink", None)))
+        if v is not None
+    }
+    if update.get("speed", 1) <= 0:
+        raise InputError(f"--speed: expected a number > 0, got {args.speed}")
+    return base.model_copy(update=update)
+
+
+def _realtime(args: argparse.Namespace, sc: Scenario, root: Path) -> int:
+    from sim.realtime import run_realtime
+
+    if args.duration is not None and args.duration <= 0:
+        raise InputError(f"--duration: expected seconds > 0, got {args.duration}")
+    settings = _realtime_settings(sc, args)
+    try:
+        report = run_realtime(sc, root, settings, args.duration, err, args.quiet)
+    except (ConnectionStringError, MissingExtraError) as e:
+        raise InputError(str(e)) from None
+    if not args.quiet:
+        err.print(
+            f"released {report.released:,} events; days completed: "
+            f"{', '.join(report.days_completed) or 'none'}; state in {root}/realtime/"
+        )
+    return 0
+
+
+def check_connection(args: argparse.Namespace) -> int:
+    from sim.sinks.check import check_connection as check
+
+    sc = load_scenario(args.scenario) if args.scenario else None
+    settings = _realtime_settings(sc, args).model_copy(update={"sink": "eventhub"})
+    root = sc.paths.output if sc else Path("output")
+    return check(settings, root)
+
+
+def replay_dlq(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from sim.sinks import make_sink
+    from sim.sinks.replay import replay_dead_letters
+
+    sc = load_scenario(args.scenario) if args.scenario else None
+    settings = _realtime_settings(sc, args)
+    if not (args.output / "dead_letter").is_dir():
+        raise InputError(f"{args.output}/dead_letter: no dead-letter store in this folder")
+    try:
+        sink = make_sink(settings, args.output, None)
+    except (ConnectionStringError, MissingExtraError) as e:
+        raise InputError(str(e)) from None
+
+    async def replay() -> object:
+        try:
+            return await replay_dead_letters(args.output, sink)
+        finally:
+            await sink.close()
+
+    report = asyncio.run(replay())
+    out.print(
+        f"replayed {report.replayed:,} events from {report.files} file(s): "
+        f"{report.delivered:,} delivered, {report.still_failed:,} still failing"
+    )
+    return 0 if report.still_failed == 0 else 1
 
 
 def validate(args: argparse.Namespace) -> int:
@@ -125,4 +196,15 @@ def clear(args: argparse.Namespace) -> int:
     for p in present:
         shutil.rmtree(p) if p.is_dir() else p.unlink()
     out.print(f"cleared {root}")
+    return 0
+
+
+def docs(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from sim.docgen import write_docs
+
+    with tempfile.TemporaryDirectory() as scratch:
+        for path in write_docs(args.folder, Path(scratch)):
+            out.print(f"wrote {path}")
     return 0

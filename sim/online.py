@@ -77,6 +77,8 @@ def draw_orders(sd: ShardDay, rng: np.random.Generator) -> Orders:
     n = int(rng.poisson(expected_orders(sd)))
     hour = rng.choice(24, n, p=HOUR_WEIGHT / HOUR_WEIGHT.sum())
     created = np.sort(sd.start + (hour + rng.random(n)) * HOUR)
+    n = int(np.searchsorted(created, sd.end - 600))  # allocated before the day ends
+    created = created[:n]
     store = rng.choice(len(m.store_ids), n, p=m.size / m.size.sum())
     customer = np.full(n, -1, dtype=np.int64)
     for s in np.unique(store):
@@ -97,7 +99,7 @@ def draw_orders(sd: ShardDay, rng: np.random.Generator) -> Orders:
     steps = np.column_stack(
         [rng.uniform(0.5, 6, n), rng.uniform(0.25, 4, n), rng.uniform(20, 72, n)]
     )
-    allocate = np.minimum(created + rng.uniform(60, 600, n), sd.end - 1.0)
+    allocate = created + rng.uniform(60, 600, n)
     return Orders(created, allocate, store, customer, kind, off, product, qty, steps)
 
 

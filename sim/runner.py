@@ -195,33 +195,39 @@ def run_history(
 
 
 def write_closing(sc: Scenario, root: Path, shards: list[int], last: date) -> None:
-    """``closing/store_inventory_snapshots``: on-hand units at the end of ``last``.
+    """``closing/<store|dc>_inventory_snapshots``: on-hand units at the end of ``last``.
 
-    With the opening snapshot in ``master/`` it closes the inventory balance that
+    With the opening snapshots in ``master/`` they close the inventory balance that
     ``validate`` checks (opening + sum of deltas = closing).
     """
     stores = read_table(
         root / "master" / f"stores.{sc.output.format}", TABLES["stores"].arrow_schema()
     )
     sid, dcid = stores["ID"].to_numpy(), stores["DCID"].to_numpy()
-    parts = []
-    for shard in shards:
-        inv = WorldState.load(checkpoint_path(root, shard, last)).inventory
-        rows, prods = np.nonzero(inv)
-        parts.append((sid[dcid == shard][rows], prods, inv[rows, prods]))
-    store, prod, qty = (np.concatenate(x) for x in zip(*parts, strict=True))
-    order = np.lexsort((prod, store))
     ts = int((day_start(last) + timedelta(days=1)).timestamp() * 1000)
-    table = to_arrow(
-        TABLES["store_inventory_snapshots"],
-        {
-            "StoreID": store[order],
-            "ProductID": prod[order],
-            "Qty": qty[order],
-            "SnapshotTS": np.full(len(order), ts),
-        },
-    )
-    write_table(table, root / "closing" / "store_inventory_snapshots", sc.output.format)
+    store_parts, dc_parts = [], []
+    for shard in shards:
+        state = WorldState.load(checkpoint_path(root, shard, last))
+        rows, prods = np.nonzero(state.inventory)
+        store_parts.append((sid[dcid == shard][rows], prods, state.inventory[rows, prods]))
+        prods = np.flatnonzero(state.dc_stock)
+        dc_parts.append((np.full(len(prods), shard), prods, state.dc_stock[prods]))
+    for name, parts, key in (
+        ("store_inventory_snapshots", store_parts, "StoreID"),
+        ("dc_inventory_snapshots", dc_parts, "DCID"),
+    ):
+        node, prod, qty = (np.concatenate(x) for x in zip(*parts, strict=True))
+        order = np.lexsort((prod, node))
+        table = to_arrow(
+            TABLES[name],
+            {
+                key: node[order],
+                "ProductID": prod[order],
+                "Qty": qty[order],
+                "SnapshotTS": np.full(len(order), ts),
+            },
+        )
+        write_table(table, root / "closing" / name, sc.output.format)
 
 
 class _Callback:

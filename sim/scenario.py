@@ -22,6 +22,8 @@ from pydantic import (
 from sim.disruption import Disruption
 from sim.errors import InputError
 from sim.section import Section
+from sim.sinks.config import RealtimeSettings
+from sim.sinks.connection import redact
 from sim.timeparse import first_day, last_day, parse_moment
 
 DOW = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -287,6 +289,8 @@ class Scenario(Section):
     marketing: Marketing = Marketing()
     supply: Supply = Supply()
     online: Online = Online()
+    realtime: RealtimeSettings = Field(
+        default_factory=RealtimeSettings, description="Real-time mode (docs/realtime.md).")
     disruptions: list[Disruption] = Field(
         default_factory=list, description="What-if events (docs/disruptions.md).")
 
@@ -416,7 +420,7 @@ def _format_errors(path: Path, e: ValidationError, lines: dict[tuple[str, ...], 
         key = ".".join(loc) or "(top level)"
         line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)
         where = f"{path}:{line}" if line else str(path)
-        out.append(f"{where}: {key}: {_describe(err)}")
+        out.append(redact(f"{where}: {key}: {_describe(err)}"))
     if len(e.errors()) > 5:
         out.append(f"... and {len(e.errors()) - 5} more")
     return "\n".join(out)

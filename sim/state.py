@@ -32,7 +32,7 @@ def dictionaries_digest(folder: Path) -> str:
 
 def settings(sc: Scenario, digest: str) -> dict[str, Any]:
     """What must not change between runs into the same output folder."""
-    d = sc.model_dump(mode="json", exclude={"calendar", "paths"})
+    d = sc.model_dump(mode="json", exclude={"calendar", "paths", "realtime"})
     d["dictionaries"] = digest
     return d
 
