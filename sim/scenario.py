@@ -30,6 +30,8 @@ DOW = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class Volume(Section):
+    """How big the chain is and how busy its stores are."""
+
     # strict: a count given as true, 2.5 or "42" is a mistake, not something to coerce
     stores: int = Field(42, ge=1, le=5000, strict=True, description="Stores in the chain.")
     dcs: int = Field(
@@ -60,6 +62,8 @@ class Volume(Section):
 
 
 class Calendar(Section):
+    """The period to generate, resolved once and recorded in generation_state.json."""
+
     start: str | date | datetime = Field(
         "-14d", description="ISO date or timestamp, 'now', or relative to now ('-14d')."
     )
@@ -79,11 +83,15 @@ class Calendar(Section):
 
 
 class Paths(Section):
+    """Where dictionaries are read and output is written (relative to the current directory)."""
+
     dictionaries: Path = Field(Path("dictionaries"), description="Folder of dictionary CSVs.")
     output: Path = Field(Path("output"), description="Output root.")
 
 
 class Output(Section):
+    """How files are written."""
+
     format: Literal["csv", "parquet"] = Field("csv", description="Fact and master file format.")
 
 
@@ -182,6 +190,8 @@ class Demand(Section):
 
 
 class Shopping(Section):
+    """What a store visit does: buying, baskets, paying, promotions, beacons."""
+
     conversion: float = Field(0.40, ge=0, le=1, description="Share of visits that buy.")
     ad_conversion: float = Field(
         0.80, ge=0, le=1, description="Share of ad-driven visits that buy."
@@ -208,12 +218,16 @@ class Shopping(Section):
 
 
 class Channel(Section):
+    """One advertising channel."""
+
     share: float = Field(ge=0, le=1, description="Share of the impressions.")
     visit_rate: float = Field(ge=0, le=1, description="Impressions that turn into a store visit.")
     cost_per_impression: float = Field(ge=0, description="Dollars per impression.")
 
 
 class Marketing(Section):
+    """Ad impressions and the store visits they cause."""
+
     impressions_per_store_per_day: float = Field(
         3000, ge=0, description="Ad impressions per store per day, before seasonality."
     )
@@ -279,6 +293,8 @@ class Online(Section):
 
 
 class Scenario(Section):
+    """A whole scenario file."""
+
     seed: int = Field(ge=0, strict=True, description="Seed of every random stream.")
     volume: Volume = Volume()
     calendar: Calendar = Calendar()
@@ -290,9 +306,11 @@ class Scenario(Section):
     supply: Supply = Supply()
     online: Online = Online()
     realtime: RealtimeSettings = Field(
-        default_factory=RealtimeSettings, description="Real-time mode (docs/realtime.md).")
+        default_factory=RealtimeSettings, description="Real-time mode (docs/realtime.md)."
+    )
     disruptions: list[Disruption] = Field(
-        default_factory=list, description="What-if events (docs/disruptions.md).")
+        default_factory=list, description="What-if events (docs/disruptions.md)."
+    )
 
 
 class Period(BaseModel):
