@@ -133,8 +133,8 @@ class RealtimeRun:
         self.stop = asyncio.Event()
 
     # -- set-up ----------------------------------------------------------------------
-    def catch_up(self, now: datetime) -> GenerationState:
-        """Fast-forward whole business days before today into files."""
+    def history(self) -> GenerationState:
+        """The output folder's generation state; real time continues it."""
         state = GenerationState.load(self.root)
         if state is None or state.last_day is None:
             raise InputError(
@@ -142,6 +142,11 @@ class RealtimeRun:
                 f"generate it first: python -m sim run SCENARIO "
                 f"--output {self.root}"
             )
+        return state
+
+    def catch_up(self, now: datetime) -> GenerationState:
+        """Fast-forward whole business days before today into files."""
+        state = self.history()
         from sim.runner import prepare
 
         first = date.fromisoformat(state.first_day)
@@ -332,6 +337,7 @@ def run_realtime(
 ) -> Report:
     """Run real-time mode until stopped; returns what it did."""
     run = RealtimeRun(sc, root, settings, duration, console, quiet)
+    run.history()
     sink = make_sink(settings, root, connection_string)
 
     async def main() -> Report:
