@@ -42,6 +42,14 @@ def _hex(x: np.ndarray) -> np.ndarray:
     return _HEX[((x[:, None] >> shifts) & np.uint64(0xF)).astype(np.intp)]
 
 
+def _hex_strings(words: np.ndarray) -> pa.StringArray:
+    """Each row of an (n, k) uint64 array as 16k lower-case hex digits (big-endian)."""
+    n, k = words.shape
+    data = np.ascontiguousarray(words, dtype=">u8").tobytes().hex().encode()
+    offsets = np.arange(0, n * 16 * k + 1, 16 * k, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
 def trace_ids(seed: int, table: int, shard: int, day: int, key: np.ndarray) -> pa.StringArray:
     """TraceIds of rows of ``table`` in ``shard`` on ``day`` with natural keys ``key``.
 
@@ -55,7 +63,7 @@ def trace_ids(seed: int, table: int, shard: int, day: int, key: np.ndarray) -> p
     with np.errstate(over="ignore"):
         hi = _mix(_mix(np.array([group ^ k1]))[0] ^ key)
         lo = _mix(_mix(np.array([group ^ k2]))[0] + key * _M1)
-    return _strings(np.hstack([_hex(hi), _hex(lo)]))
+    return _hex_strings(np.column_stack([hi, lo]))
 
 
 def uniform(seed: int, salt: int, key: np.ndarray) -> np.ndarray:

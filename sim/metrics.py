@@ -71,8 +71,7 @@ def stock_curve(root: Path) -> StockCurve:
     pos = np.minimum(pos, len(pair_key) - 1)
     carried = pair_key[pos] == key
     delta = np.zeros((len(pair_key), len(days)), dtype=np.int64)
-    np.add.at(delta, (pos[carried], (day - days[0])[carried]),
-              txn["QtyDelta"].to_numpy()[carried])
+    np.add.at(delta, (pos[carried], (day - days[0])[carried]), txn["QtyDelta"].to_numpy()[carried])
     return StockCurve(s0, days, opening[:, None] + np.cumsum(delta, axis=1))
 
 

@@ -190,10 +190,10 @@ def visit(env: simpy.Environment, store: Store, i: int) -> Generator[simpy.Event
     Visits that leave without buying share nothing with others (no lane, no stock),
     so their walk is fully drawn in :func:`plan_visits` and needs no process.
     """
-    v = store.visits
-    yield env.timeout(v.arrive[i] + v.shop[i] - env.now)
-    with store.lanes.request() as lane:
-        yield lane
-        yield env.timeout(v.service[i])
-        store.checkout(i, env.now)
+    yield env.timeout(store.queue_at[i] - env.now)
+    lane = store.lanes.request()
+    yield lane
+    yield env.timeout(store.service[i])
+    store.checkout(i, env.now)
+    store.lanes.release(lane)
     store.exit(i, env.now)

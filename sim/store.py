@@ -63,6 +63,8 @@ class Store:
         self.exit_at = np.where(visits.buys, np.nan, visits.arrive + visits.shop)
         self._sensed = np.zeros(n, dtype=bool)
         self._off = visits.line_off.tolist()
+        self.queue_at = (visits.arrive + visits.shop).tolist()  # Python floats: a faster heap
+        self.service = visits.service.tolist()
         self._paid: list[int] = []
         self._stockouts: list[tuple[float, int, int]] = []
         self._stockout_count: dict[int, int] = {}
@@ -107,16 +109,20 @@ class Store:
                 self._stockouts.append((now, p, k))
 
     def _substitute(self, prod: np.ndarray, qty: np.ndarray, have: np.ndarray) -> np.ndarray:
+        """Short lines switch to a same-subcategory product in stock, at the published rate."""
+        short = np.flatnonzero(have < qty)
+        alt = self.catalog.substitute[prod[short]]
+        take = (
+            (alt != prod[short])
+            & ~np.isin(alt, prod)
+            & (self.stock[alt] >= qty[short])
+            & (self.rng.random(len(short)) < SUBSTITUTE_SHARE)
+        )
+        if not take.any():
+            return prod
         prod = prod.copy()
-        for j in np.flatnonzero(have < qty):
-            alt = self.catalog.substitute[prod[j]]
-            if (
-                alt != prod[j]
-                and alt not in prod
-                and self.stock[alt] >= qty[j]
-                and self.rng.random() < SUBSTITUTE_SHARE
-            ):
-                prod[j] = alt
+        alt, first = np.unique(alt[take], return_index=True)  # one line per product
+        prod[short[take][first]] = alt
         return prod
 
     def exit(self, i: int, now: float) -> None:
