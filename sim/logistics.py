@@ -83,7 +83,10 @@ class Fleet:
         order = np.lexsort((ids, reefer))  # dry trucks first: dry loads take them first
         for i in order.tolist():
             truck = Truck(int(ids[i]), bool(reefer[i]))
-            back = sd.truck_free.pop(truck.id, sd.env.now)
+            back = sd.truck_free.get(truck.id, sd.env.now)
+            if back >= sd.end:  # still out all day: stays in the checkpoint
+                continue
+            sd.truck_free.pop(truck.id, None)
             if back <= sd.env.now:
                 self.store.items.append(truck)
             else:

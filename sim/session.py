@@ -159,8 +159,11 @@ def plan_visits(
     prod = _draw_products(rng, carried, weight, zone_of, main_zone[visit])
     grocery = catalog.zone[prod] == 1
     qty = 1 + rng.poisson(np.where(grocery, 0.45, 0.2))
-    spend = (1 + s.ad_spend_uplift) / (1 + s.ad_basket_uplift) - 1
-    qty += (rng.random(len(qty)) < spend * 2.5 * ad[visit]).astype(np.int64)
+    # the spend uplift beyond the larger basket comes as extra units
+    extra = ((1 + s.ad_spend_uplift) / (1 + s.ad_basket_uplift) - 1) * (
+        qty.mean() if len(qty) else 1
+    )
+    qty += (rng.random(len(qty)) < extra * ad[visit]).astype(np.int64)
     off, prod, qty = dedupe(visit, prod, qty, n)
     items = np.diff(off)
     service = (40 + 4 * items) * rng.lognormal(0, 0.25, n)
