@@ -25,6 +25,7 @@ import simpy
 from sim.ids import readable_ids
 from sim.logistics import _key
 from sim.marketing import HOUR_WEIGHT
+from sim.segments import members
 from sim.session import dedupe
 from sim.store import record_store_txn
 
@@ -201,13 +202,7 @@ class OnlineChannel:
     def _lines(self, idx: np.ndarray, status: str, t: np.ndarray, allocated: bool | None) -> None:
         """Rows of ``status`` for the lines of orders ``idx`` (all, allocated or not)."""
         o, sd = self.orders, self.sd
-        count = o.line_off[idx + 1] - o.line_off[idx]
-        owner = np.repeat(np.arange(len(idx)), count)
-        line = (
-            np.repeat(o.line_off[idx], count)
-            + np.arange(len(owner))
-            - np.repeat(np.cumsum(count) - count, count)
-        )
+        owner, line = members(o.line_off, idx)
         if allocated is not None:
             keep = self.ok[line] == allocated
             owner, line = owner[keep], line[keep]
@@ -248,13 +243,7 @@ class OnlineChannel:
         o, sd = self.orders, self.sd
         for store_node in (True, False):
             sel = idx[self.at_store[idx] == store_node]
-            count = o.line_off[sel + 1] - o.line_off[sel]
-            owner = np.repeat(np.arange(len(sel)), count)
-            line = (
-                np.repeat(o.line_off[sel], count)
-                + np.arange(len(owner))
-                - np.repeat(np.cumsum(count) - count, count)
-            )
+            owner, line = members(o.line_off, sel)
             keep = self.ok[line]
             owner, line = owner[keep], line[keep]
             if not len(line):

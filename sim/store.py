@@ -10,6 +10,7 @@ import simpy
 
 from sim.ids import readable_ids, uniform
 from sim.recorder import Recorder
+from sim.segments import members
 from sim.sensors import FT_INTERVAL, occupancy, pings, rssi
 from sim.session import Visits, visit
 from sim.till import TENDERS, Promotions, tax_cents
@@ -168,13 +169,7 @@ class Store:
         seq = np.arange(self._receipts, self._receipts + len(idx))
         self._receipts += len(idx)
         receipt_ids = readable_ids("R", (d.store_id, 5), (d.yyyymmdd, 8), (seq, 6), n=len(idx))
-        count = v.line_off[idx + 1] - v.line_off[idx]
-        owner = np.repeat(np.arange(len(idx)), count)
-        line = (
-            np.repeat(v.line_off[idx], count)
-            + np.arange(len(owner))
-            - np.repeat(np.cumsum(count) - count, count)
-        )
+        owner, line = members(v.line_off, idx)
         keep = self.sold[line] > 0
         owner, line = owner[keep], line[keep]
         prod, qty = v.line_prod[line], self.sold[line]
@@ -266,20 +261,6 @@ class Store:
             np.int64
         )
 
-    def record_inventory(
-        self,
-        t: np.ndarray,
-        prods: np.ndarray,
-        delta: np.ndarray,
-        reason: str,
-        source: str,
-        reference: pa.Array | None,
-        key: np.ndarray,
-    ) -> None:
-        record_store_txn(
-            self.rec, self.day.store_id, t, prods, delta, reason, source, reference, key
-        )
-
     def _record_stockouts(self) -> None:
         if not self._stockouts:
             return
@@ -296,14 +277,9 @@ class Store:
         v = self.visits
         idx = np.flatnonzero(~self._sensed & (self.exit_at <= now))
         self._sensed[idx] = True
-        count = self._stay_off[idx + 1] - self._stay_off[idx]
-        pos = (
-            np.repeat(self._stay_off[idx], count)
-            + np.arange(count.sum())
-            - np.repeat(np.cumsum(count) - count, count)
-        )
+        owner, pos = members(self._stay_off, idx)
         s = self._stay_order[pos]
-        number = pos - np.repeat(self._stay_off[idx], count)
+        number = pos - self._stay_off[idx][owner]
         buyers = idx[v.buys[idx]]
         visit_ = np.r_[v.stay_visit[s], buyers]
         number = np.r_[number, np.full(len(buyers), CHECKOUT_STAY)]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from sim.store import Store
+from sim.store import Store, record_store_txn
 
 if TYPE_CHECKING:
     from sim.day import ShardDay
@@ -66,7 +66,9 @@ def _adjust(
     stock += returns
     for reason, qty, sign, base in (("SHRINK", shrink, -1, 2), ("RETURN", returns, 1, 3)):
         prods = np.flatnonzero(qty)
-        store.record_inventory(
+        record_store_txn(
+            sd.rec,
+            store.day.store_id,
             np.full(len(prods), now),
             prods,
             sign * qty[prods],
