@@ -200,8 +200,8 @@ class ShardDay:
         )
 
     def _hours(self, s: int) -> tuple[float, float]:
-        midnight = self._local(self.m.time_zones[s], 0)
-        return midnight + self.m.open_hour[s] * 3600.0, midnight + self.m.close_hour[s] * 3600.0
+        tz = self.m.time_zones[s]
+        return self._local(tz, int(self.m.open_hour[s])), self._local(tz, int(self.m.close_hour[s]))
 
     def _dc_local(self, hour: int) -> float:
         return self._local(self.m.dc_time_zone, hour)
@@ -230,11 +230,11 @@ class ShardDay:
         mine = (pending.store == s) & (pending.t < close_s - 1800)
         if self.factor <= 0:
             return np.zeros(len(pending.t), bool)
-        midnight = open_s - m.open_hour[s] * 3600.0
+        hour_starts = np.array([self._local(m.time_zones[s], h) for h in range(24)])
         traffic = self.factor * self.disruptions.traffic(s, (open_s + close_s) / 2)
         n = int(rng.poisson(sc.volume.customers_per_day * m.size[s] * traffic))
         profile = hour_profile(sc.demand, int(m.open_hour[s]), int(m.close_hour[s]))
-        base_t = arrival_times(rng, n, self.start, midnight, profile)
+        base_t = arrival_times(rng, n, self.start, hour_starts, profile)
         anon = rng.random(n) < sc.shopping.anonymous_share
         pool, w = m.customers[s], m.loyalty[s]
         who = pool[rng.choice(len(pool), n, p=w / w.sum())] if len(pool) else np.full(n, -1)

@@ -10,12 +10,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import Field, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from sim.errors import InputError
 from sim.section import Section
@@ -25,18 +33,50 @@ if TYPE_CHECKING:
     from sim.scenario import Scenario
 
 
+def _moment(v: object) -> object:
+    """An ISO date stays a date (its business day); anything longer is a timestamp.
+
+    Parsed here so that a timestamp at midnight is not taken for a date, and a bad
+    value gets one message instead of one per member of ``date | datetime``.
+    """
+    if not isinstance(v, str):
+        return v
+    text = v.strip()
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise PydanticCustomError(
+            "moment", "expected an ISO date (2024-03-07) or an ISO timestamp (2024-03-07T14:00:00Z)"
+        ) from None
+
+
+Moment = Annotated[date | datetime, BeforeValidator(_moment)]
+
+
+def _field_error(field: str, message: str) -> PydanticCustomError:
+    """A whole-entry check that concerns one key (reported as ``disruptions.N.<field>``)."""
+    return PydanticCustomError("disruption_field", message, {"field": field})
+
+
 class _Base(Section):
     name: str | None = Field(None, description="Label used in docs and promo codes.")
-    start: date | datetime = Field(description="When it starts (a date means its business day).")
-    end: date | datetime | None = Field(None, description="When it ends (exclusive).")
+    start: Moment = Field(description="When it starts (a date means its business day).")
+    end: Moment | None = Field(None, description="When it ends (exclusive).")
     duration_hours: float | None = Field(None, gt=0, description="Or how long it lasts.")
 
     @model_validator(mode="after")
     def _period(self) -> _Base:
-        if (self.end is None) == (self.duration_hours is None):
-            raise ValueError("give exactly one of end or duration_hours")
+        if self.end is None and self.duration_hours is None:
+            raise _field_error("end", "give end or duration_hours")
+        if self.end is not None and self.duration_hours is not None:
+            raise _field_error("duration_hours", "give end or duration_hours, not both")
         if self.end is not None and _instant(self.end) <= _instant(self.start):
-            raise ValueError("end must be after start")
+            raise _field_error("end", f"end ({self.end}) must be after start ({self.start})")
+        for one, other in (("store", "region"), ("supplier", "category")):
+            if getattr(self, one, None) is not None and getattr(self, other, None) is not None:
+                raise _field_error(other, f"give {one} or {other}, not both")
         return self
 
     def window(self) -> tuple[float, float]:
@@ -102,6 +142,48 @@ class Promotion(_Base):
     lift: float = Field(2.0, ge=1, description="Demand multiplier of promoted items.")
 
 
+_KINDS = (
+    DcOutage,
+    TruckDelay,
+    SupplierShortage,
+    DemandSpike,
+    StoreClosure,
+    SensorOutage,
+    PriceChange,
+    Promotion,
+)
+KINDS = tuple(get_args(m.model_fields["kind"].annotation)[0] for m in _KINDS)
+
+
+def _untagged(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """Report errors as ``disruptions.N.<key>``, without the kind pydantic puts in between."""
+    try:
+        return handler(value)
+    except ValidationError as e:
+        details: list[Any] = []
+        for err in e.errors():
+            loc, kind, ctx = err["loc"], err["type"], err.get("ctx")
+            if loc and loc[0] in KINDS:
+                loc = loc[1:]
+            message = err["msg"]
+            if kind == "disruption_field":
+                loc = (*loc, ctx["field"])
+            elif kind == "union_tag_invalid":
+                loc = (*loc, "kind")
+                message = f"unknown kind {ctx['tag']!r}; expected one of: {', '.join(KINDS)}"
+            elif kind == "union_tag_not_found":
+                loc = (*loc, "kind")
+                message = f"required key is missing (one of: {', '.join(KINDS)})"
+            detail = {"type": kind, "loc": loc, "input": err["input"]}
+            if kind in ("disruption_field", "union_tag_invalid", "union_tag_not_found", "moment"):
+                template = message.replace("{", "(").replace("}", ")")  # no placeholders
+                detail["type"] = PydanticCustomError(kind, template)
+            elif ctx is not None:
+                detail["ctx"] = ctx
+            details.append(detail)
+        raise ValidationError.from_exception_data(e.title, details) from None
+
+
 Disruption = Annotated[
     DcOutage
     | TruckDelay
@@ -112,6 +194,7 @@ Disruption = Annotated[
     | PriceChange
     | Promotion,
     Field(discriminator="kind"),
+    WrapValidator(_untagged),
 ]
 
 

@@ -47,7 +47,11 @@ class Load:
 def pack(
     store: int, products: np.ndarray, qty: np.ndarray, per_pallet: np.ndarray, reefer: np.ndarray
 ) -> list[Load]:
-    """Split an order into trailer loads: refrigerated goods first, next-fit by pallets."""
+    """Split an order into trailer loads: refrigerated goods first, next-fit by pallets.
+
+    A product line bigger than a trailer is split into full-trailer parts first.
+    """
+    products, qty = _split_full_trailers(products, qty, per_pallet)
     loads: list[Load] = []
     for cold in (True, False):
         sel = reefer[products] == cold
@@ -55,13 +59,26 @@ def pack(
         pallets = units / per_pallet[prods]
         start, used = 0, 0.0
         for i, p in enumerate(pallets.tolist()):
-            if used + p > TRUCK_PALLETS and i > start:
+            if used + p > TRUCK_PALLETS + 1e-9 and i > start:
                 loads.append(Load(store, prods[start:i], units[start:i], used, cold))
                 start, used = i, 0.0
             used += p
         if len(prods) > start:
             loads.append(Load(store, prods[start:], units[start:], used, cold))
     return loads
+
+
+def _split_full_trailers(
+    products: np.ndarray, qty: np.ndarray, per_pallet: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    full = (TRUCK_PALLETS * per_pallet[products]).astype(np.int64)  # units in a full trailer
+    parts = -(-qty // full)
+    if (parts <= 1).all():
+        return products, qty
+    rep = np.repeat(np.arange(len(qty)), parts)
+    k = np.arange(len(rep)) - np.repeat(np.cumsum(parts) - parts, parts)
+    units = np.minimum(full[rep], qty[rep] - k * full[rep])
+    return products[rep], units
 
 
 def allocate(backlog: np.ndarray, stock: np.ndarray) -> np.ndarray:

@@ -53,14 +53,15 @@ class Visits:
 
 
 def arrival_times(
-    rng: np.random.Generator, n: int, day_start: float, open_s: float, profile: np.ndarray
+    rng: np.random.Generator, n: int, day_start: float, hour_starts: np.ndarray, profile: np.ndarray
 ) -> np.ndarray:
     """``n`` arrivals of a non-homogeneous Poisson day: hour by ``profile``, uniform within.
 
-    ``open_s`` is local midnight in sim seconds; ``profile`` has 24 local-hour weights.
+    ``hour_starts`` are the sim times of the 24 local hours (so daylight-saving days are
+    right); ``profile`` has their weights.
     """
     hours = rng.choice(24, n, p=profile)
-    return np.sort(open_s + (hours + rng.random(n)) * 3600.0).clip(min=day_start)
+    return np.sort(hour_starts[hours] + rng.random(n) * 3600.0).clip(min=day_start)
 
 
 def _basket_sizes(rng: np.random.Generator, mean: np.ndarray) -> np.ndarray:
