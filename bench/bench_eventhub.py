@@ -86,9 +86,7 @@ async def run(conn_str: str, args: argparse.Namespace, out_dir: Path) -> None:
         f"dead_lettered={m.dead_lettered} avg_batch={m.events_sent / max(1, m.batches):.0f}"
     )
     print(f"sustained: {rate:,.0f} events/s ({m.bytes_sent / (t1 - t0) / 1e6:.1f} MB/s overall)")
-    print(
-        f"peak RSS: {peak_kib / 1024:.0f} MiB (sampled max {max(rss_samples) / 2**20:.0f} MiB)"
-    )
+    print(f"peak RSS: {peak_kib / 1024:.0f} MiB (sampled max {max(rss_samples) / 2**20:.0f} MiB)")
 
 
 def main() -> None:

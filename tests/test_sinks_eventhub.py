@@ -212,7 +212,9 @@ def test_oversized_event_is_dead_lettered(tmp_path: Path):
 
 
 def test_no_secret_anywhere(
-    endpoint: EventHubEndpoint, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    endpoint: EventHubEndpoint,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ):
     caplog.set_level(logging.DEBUG)

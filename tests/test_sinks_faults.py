@@ -58,7 +58,13 @@ def test_nothing_lost_under_fault(endpoint: EventHubEndpoint, tmp_path: Path, fa
     assert_order_per_key(endpoint)
     record = orjson.loads((DeadLetterStore(tmp_path).files()[0]).read_bytes().splitlines()[0])
     assert set(record) == {
-        "reason", "failed_at", "attempts", "event_type", "partition_key", "trace_id", "body"
+        "reason",
+        "failed_at",
+        "attempts",
+        "event_type",
+        "partition_key",
+        "trace_id",
+        "body",
     }
     assert record["body"]["trace_id"] == record["trace_id"]
     assert record["reason"]
@@ -85,5 +91,3 @@ def test_backpressure_bounds_the_buffer(endpoint: EventHubEndpoint, tmp_path: Pa
 
     asyncio.run(scenario())
     assert received_traces(endpoint) | set(dead_traces(tmp_path)) == {e.trace_id for e in events}
-
-

@@ -103,7 +103,10 @@ def test_settings_never_echo_the_connection_string():
 def test_parse_valid_strings():
     info = parse_connection_string(GOOD)
     assert (info.host, info.entity_path, info.key_name, info.kind) == (
-        "contoso.servicebus.windows.net", "sales", "send", "Azure Event Hubs"
+        "contoso.servicebus.windows.net",
+        "sales",
+        "send",
+        "Azure Event Hubs",
     )
     assert KEY not in repr(info)
     assert parse_connection_string(GOOD, hub_name="other").entity_path == "other"
@@ -129,8 +132,11 @@ def test_parse_valid_strings():
         ("Endpoint=sb://h/;SharedAccessKeyName=a;SharedAccessKey=b", "lacks EntityPath"),
         ("Endpoint=https://h/;SharedAccessKeyName=a;SharedAccessKey=b;EntityPath=h", "sb://"),
         (f"Endpoint=sb://h/;SharedAccessKeyName=a;SharedAccessKey={KEY};garbage", "Key=Value"),
-        ("Endpoint=sb://h/;SharedAccessKeyName=a;SharedAccessKey=b;EntityPath=h;"
-         "UseDevelopmentEmulator=yes", "UseDevelopmentEmulator must be"),
+        (
+            "Endpoint=sb://h/;SharedAccessKeyName=a;SharedAccessKey=b;EntityPath=h;"
+            "UseDevelopmentEmulator=yes",
+            "UseDevelopmentEmulator must be",
+        ),
     ],
 )
 def test_parse_names_what_is_missing(conn: str, missing: str):
@@ -193,9 +199,13 @@ def test_keyvault_first_and_clear_when_extra_missing(tmp_path: Path):
     except ImportError:
         with pytest.raises(MissingExtraError, match=r"pip install -e '\.\[keyvault\]'"):
             resolve_connection_string(
-                keyvault_url=None, keyvault_secret="s", configured="x",
-                env={"AZURE_KEYVAULT_URL": "https://v.vault.azure.net/",
-                     ENV_CONNECTION_STRING: "from-env"},
+                keyvault_url=None,
+                keyvault_secret="s",
+                configured="x",
+                env={
+                    "AZURE_KEYVAULT_URL": "https://v.vault.azure.net/",
+                    ENV_CONNECTION_STRING: "from-env",
+                },
                 cwd=tmp_path,
             )
     else:
@@ -317,7 +327,10 @@ def test_replay_through_jsonl_sink_empties_the_store(tmp_path: Path):
 
     report = asyncio.run(run())
     assert (report.replayed, report.delivered, report.still_failed, report.unreadable) == (
-        5, 5, 0, 1
+        5,
+        5,
+        0,
+        1,
     )
     assert out.read_bytes() == b"".join(e.body + b"\n" for e in evs)
     assert [p.name for p in store.files()] == ["2020-01-01.jsonl"]  # unreadable line kept

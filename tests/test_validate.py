@@ -195,9 +195,13 @@ def _master_edit(root: Path, table: str, change: Callable[[pa.Table], pa.Table])
 
 def test_refrigerated_goods_on_a_dry_truck(tiny_copy: Path) -> None:
     """Every truck made dry: the shipments that carry cold products now break the rule."""
-    _master_edit(tiny_copy, "trucks", lambda t: t.set_column(
-        t.column_names.index("Refrigeration"), "Refrigeration",
-        pa.array([False] * t.num_rows)))
+    _master_edit(
+        tiny_copy,
+        "trucks",
+        lambda t: t.set_column(
+            t.column_names.index("Refrigeration"), "Refrigeration", pa.array([False] * t.num_rows)
+        ),
+    )
     report = failed(tiny_copy, "truck_loads")
     example = report.check("truck_loads").examples[0]
     assert "refrigerated goods yes, refrigerated truck no" in example
@@ -205,9 +209,15 @@ def test_refrigerated_goods_on_a_dry_truck(tiny_copy: Path) -> None:
 
 def test_overloaded_truck(tiny_copy: Path) -> None:
     """Trailers shrunk to a tenth of a pallet: the loads no longer fit."""
-    _master_edit(tiny_copy, "products_master", lambda t: t.set_column(
-        t.column_names.index("UnitsPerPallet"), "UnitsPerPallet",
-        pa.array([1] * t.num_rows, type=pa.int64())))
+    _master_edit(
+        tiny_copy,
+        "products_master",
+        lambda t: t.set_column(
+            t.column_names.index("UnitsPerPallet"),
+            "UnitsPerPallet",
+            pa.array([1] * t.num_rows, type=pa.int64()),
+        ),
+    )
     report = failed(tiny_copy, "truck_loads")
     assert "capacity 26" in report.check("truck_loads").examples[0]
 
@@ -218,9 +228,18 @@ def test_truck_in_two_places(tiny_copy: Path) -> None:
     t = read_table(path, TABLES["truck_moves"].arrow_schema())
     first = t["ShipmentId"][0].as_py()
     truck = t.filter(pc.equal(t["ShipmentId"], first))["TruckId"][0].as_py()
-    other = next(s for s, k in zip(t["ShipmentId"].to_pylist(), t["TruckId"].to_pylist(),
-                                   strict=True) if k != truck)
-    edit(path, "truck_moves", lambda t: t.set_column(
-        t.column_names.index("TruckId"), "TruckId",
-        pc.if_else(pc.equal(t["ShipmentId"], other), truck, t["TruckId"])))
+    other = next(
+        s
+        for s, k in zip(t["ShipmentId"].to_pylist(), t["TruckId"].to_pylist(), strict=True)
+        if k != truck
+    )
+    edit(
+        path,
+        "truck_moves",
+        lambda t: t.set_column(
+            t.column_names.index("TruckId"),
+            "TruckId",
+            pc.if_else(pc.equal(t["ShipmentId"], other), truck, t["TruckId"]),
+        ),
+    )
     failed(tiny_copy, "truck_place")
