@@ -111,19 +111,16 @@ class Store:
 
     def _substitute(self, prod: np.ndarray, qty: np.ndarray, have: np.ndarray) -> np.ndarray:
         """Short lines switch to a same-subcategory product in stock, at the published rate."""
-        short = np.flatnonzero(have < qty)
-        alt = self.catalog.substitute[prod[short]]
-        take = (
-            (alt != prod[short])
-            & ~np.isin(alt, prod)
-            & (self.stock[alt] >= qty[short])
-            & (self.rng.random(len(short)) < SUBSTITUTE_SHARE)
-        )
-        if not take.any():
-            return prod
+        short = np.flatnonzero(have < qty).tolist()
+        draws = self.rng.random(len(short)).tolist()
         prod = prod.copy()
-        alt, first = np.unique(alt[take], return_index=True)  # one line per product
-        prod[short[take][first]] = alt
+        basket = set(prod.tolist())
+        sub, stock = self.catalog.substitute, self.stock
+        for j, u in zip(short, draws, strict=True):
+            alt = int(sub[prod[j]])
+            if u < SUBSTITUTE_SHARE and alt not in basket and stock[alt] >= qty[j]:
+                prod[j] = alt
+                basket.add(alt)
         return prod
 
     def exit(self, i: int, now: float) -> None:
