@@ -167,7 +167,7 @@ def run_history(
             with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
                 futures = [
                     pool.submit(run_shard, sc, plan.root, s, first, plan.days, q)
-                    for s in plan.shards
+                    for s in _largest_first(sc, plan.root, plan.shards)
                 ]
                 while not all(f.done() for f in futures):
                     _drain(q, progress, timeout=0.2)
@@ -192,6 +192,15 @@ def run_history(
     st.save(plan.root)
     prune_checkpoints(plan.root, plan.days[-1])
     return Summary(totals, seconds, len(plan.days))
+
+
+def _largest_first(sc: Scenario, root: Path, shards: list[int]) -> list[int]:
+    """Shards by number of stores, largest first, so workers finish together."""
+    stores = read_table(
+        root / "master" / f"stores.{sc.output.format}", TABLES["stores"].arrow_schema()
+    )
+    size = np.bincount(stores["DCID"].to_numpy(), minlength=max(shards) + 1)
+    return sorted(shards, key=lambda s: (-size[s], s))
 
 
 def write_closing(sc: Scenario, root: Path, shards: list[int], last: date) -> None:
