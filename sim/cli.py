@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 the run itself failed (or ``validate`` found a violatio
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -197,6 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunError as e:
         err.print(Text("run failed: ", style="bold red") + Text(str(e)), soft_wrap=True)
         return 1
+    except BrokenPipeError:  # the reader went away (python -m sim ... | head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as e:  # the disk said no (a file where a folder goes, no space): no traceback
         err.print(Text("run failed: ", style="bold red") + Text(str(e)), soft_wrap=True)
         return 1

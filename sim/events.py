@@ -62,8 +62,8 @@ def _jsonable(rows: pa.Table) -> pa.Table:
     """Money as numbers, times as ISO strings, dates as ISO dates."""
     cols = []
     for f, col in zip(rows.schema, rows.columns, strict=True):
-        if pa.types.is_decimal(f.type):
-            col = col.cast(pa.float64())
+        if pa.types.is_decimal(f.type):  # via text: 1.39, not 1.3900000000000001
+            col = col.cast(pa.string()).cast(pa.float64())
         elif pa.types.is_timestamp(f.type):
             ms = col.cast(pa.int64()).to_numpy(zero_copy_only=False)
             strings = iso_strings(np.nan_to_num(ms).astype(np.int64))
