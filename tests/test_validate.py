@@ -223,23 +223,29 @@ def test_overloaded_truck(tiny_copy: Path) -> None:
 
 
 def test_truck_in_two_places(tiny_copy: Path) -> None:
-    """Two trips of different trucks given the same truck while both are on the road."""
-    path = first_part(tiny_copy, "truck_moves", "2024-03-05")
-    t = read_table(path, TABLES["truck_moves"].arrow_schema())
-    first = t["ShipmentId"][0].as_py()
-    truck = t.filter(pc.equal(t["ShipmentId"], first))["TruckId"][0].as_py()
-    other = next(
-        s
-        for s, k in zip(t["ShipmentId"].to_pylist(), t["TruckId"].to_pylist(), strict=True)
-        if k != truck
+    """A trip moved onto another truck that is on the road at the same time."""
+    schema = TABLES["truck_moves"].arrow_schema()
+    trips = []  # (start, end, truck, shipment, file)
+    for path in sorted((tiny_copy / "facts" / "truck_moves").glob("dt=*/part-*")):
+        t = read_table(path, schema)
+        for ship in set(t["ShipmentId"].to_pylist()):
+            rows = t.filter(pc.equal(t["ShipmentId"], ship))
+            ts = rows["EventTS"].cast(pa.int64()).to_pylist()
+            trips.append((min(ts), max(ts), rows["TruckId"][0].as_py(), ship, path))
+    a, b = next(
+        (a, b)
+        for a in trips
+        for b in trips
+        if a[2] != b[2] and a[0] <= b[0] < a[1] and a[4] == b[4]
     )
     edit(
-        path,
+        b[4],
         "truck_moves",
         lambda t: t.set_column(
             t.column_names.index("TruckId"),
             "TruckId",
-            pc.if_else(pc.equal(t["ShipmentId"], other), truck, t["TruckId"]),
+            pc.if_else(pc.equal(t["ShipmentId"], b[3]), a[2], t["TruckId"]),
         ),
     )
-    failed(tiny_copy, "truck_place")
+    report = failed(tiny_copy, "truck_place")
+    assert f"truck {a[2]}" in report.check("truck_place").examples[0]
