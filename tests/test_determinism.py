@@ -5,14 +5,12 @@ an output folder of another scenario is refused."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from conftest import ROOT, run_cli
+from conftest import ROOT, generate, run_cli, write_yaml
 
 from sim.schema import TABLES
 from sim.validate import validate_output
@@ -38,24 +36,7 @@ def scenario(folder: Path, name: str, **changes: Any) -> Path:
         "calendar": {"start": FIRST, "end": LAST},
         "paths": {"dictionaries": str(ROOT / "dictionaries"), "output": "output"},
     }
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(data.get(key), dict):
-            data[key] = {**data[key], **value}
-        else:
-            data[key] = value
-    path = folder / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
-def generate(scenario_file: Path, out: Path, workers: int = 1) -> None:
-    cwd = os.getcwd()
-    os.chdir(ROOT)  # module fixtures run before the autouse chdir
-    try:
-        code = run_cli("run", scenario_file, "--output", out, "--quiet", "--workers", str(workers))
-    finally:
-        os.chdir(cwd)
-    assert code == 0, f"run {scenario_file} into {out} exited {code}"
+    return write_yaml(folder, name, data, changes)
 
 
 def files(root: Path, parts: tuple[str, ...] = COMPARED) -> dict[str, bytes]:

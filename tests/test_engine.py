@@ -5,7 +5,6 @@ trace ids); ``validate`` and ``clear`` on real outputs; bad arguments exit 2."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -20,8 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-import yaml
-from conftest import ROOT, TINY, run_cli
+from conftest import ROOT, TINY, generate, run_cli, write_yaml
 
 from sim.metrics import read_facts, read_master, stock_curve
 from sim.schema import TABLES
@@ -51,25 +49,7 @@ def scenario(folder: Path, name: str, **changes: Any) -> Path:
         "calendar": {"start": DAYS[0], "end": DAYS[-1]},
         "paths": {"dictionaries": str(ROOT / "dictionaries"), "output": "output"},
     }
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(data.get(key), dict):
-            data[key] = {**data[key], **value}
-        else:
-            data[key] = value
-    path = folder / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
-def generate(scenario_file: Path, out: Path) -> Path:
-    cwd = os.getcwd()
-    os.chdir(ROOT)  # module fixtures run before the autouse chdir
-    try:
-        code = run_cli("run", scenario_file, "--output", out, "--quiet", "--workers", "1")
-    finally:
-        os.chdir(cwd)
-    assert code == 0
-    return out
+    return write_yaml(folder, name, data, changes)
 
 
 def ms(col: pa.ChunkedArray | pa.Array) -> np.ndarray:

@@ -7,7 +7,6 @@ default demand, shopping, marketing and online settings.
 
 from __future__ import annotations
 
-import os
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-import yaml
-from conftest import ROOT, run_cli
+from conftest import ROOT, generate, write_yaml
 
 from sim.metrics import read_facts, read_master, sales_by_channel
 from sim.scenario import DOW, Demand, Scenario, load_scenario
@@ -46,25 +44,7 @@ def write_scenario(folder: Path, name: str, **changes: Any) -> Path:
         "calendar": {"start": WEEK[0].isoformat(), "end": WEEK[-1].isoformat()},
         "paths": {"dictionaries": str(ROOT / "dictionaries"), "output": "output"},
     }
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(data.get(key), dict):
-            data[key] = {**data[key], **value}
-        else:
-            data[key] = value
-    path = folder / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
-def generate(scenario_file: Path, out: Path) -> Path:
-    cwd = os.getcwd()
-    os.chdir(ROOT)  # module fixtures run before the autouse chdir
-    try:
-        code = run_cli("run", scenario_file, "--output", out, "--quiet", "--workers", "1")
-    finally:
-        os.chdir(cwd)
-    assert code == 0
-    return out
+    return write_yaml(folder, name, data, changes)
 
 
 def facts(root: Path, table: str, columns: list[str] | None = None) -> pa.Table:
