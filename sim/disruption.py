@@ -221,9 +221,10 @@ def check_targets(sc: Scenario, master: dict[str, pa.Table], source: str) -> Non
             value = getattr(d, field, None)
             if value is not None and value not in known:
                 sample = ", ".join(map(str, sorted(known)[:6]))
+                sample += ", ..." if len(known) > 6 else ""
                 raise InputError(
                     f"{source}: disruptions.{i}.{field}: {value!r} is not one of "
-                    f"the {what} in the master data ({sample}, ...)"
+                    f"the {what} in the master data ({sample})"
                 )
 
 

@@ -143,7 +143,6 @@ class Logistics:
         )
         ship = allocate(sd.backlog * open_[:, None], sd.dc_stock)
         sd.backlog -= ship
-        sd.dc_stock -= ship.sum(axis=0)
         cat = sd.catalog
         for s in range(len(ship)):
             prods = np.flatnonzero(ship[s])
@@ -158,9 +157,12 @@ class Logistics:
         if get not in got:  # no truck before the cut-off: the goods wait for tomorrow
             get.cancel()
             sd.backlog[load.store, load.products] += load.qty
-            sd.dc_stock[load.products] += load.qty
             return
         truck: Truck = got[get]
+        load = self._take_stock(load)
+        if load is None:  # the DC went down, or online orders took the goods meanwhile
+            self.fleet.release(truck, env.now)
+            return
         seq = self._next()
         km = float(sd.m.distance_km[load.store])
         times = self._timeline(env.now, km, load.pallets, sd.disruptions.delay(env.now))
@@ -193,6 +195,25 @@ class Logistics:
             ),
         )
         self.fleet.release(truck, times[6])
+
+    def _take_stock(self, load: Load) -> Load | None:
+        """Take the load's units out of DC stock as the truck is loaded.
+
+        What the DC no longer has (online orders since dispatch) goes back to the store's
+        open order, as does everything when the DC is down.
+        """
+        sd = self.sd
+        take = np.minimum(load.qty, sd.dc_stock[load.products])
+        if sd.disruptions.dc_out(sd.env.now):
+            take[:] = 0
+        sd.backlog[load.store, load.products] += load.qty - take
+        keep = take > 0
+        if not keep.any():
+            return None
+        products, qty = load.products[keep], take[keep]
+        sd.dc_stock[products] -= qty
+        pallets = float((qty / sd.catalog.per_pallet[products]).sum())
+        return Load(load.store, products, qty, pallets, load.reefer)
 
     def _timeline(self, t0: float, km: float, pallets: float, delay: float) -> list[float]:
         """Times of SCHEDULED .. COMPLETED, the planned ETD and ETA, and the truck's return."""
@@ -254,7 +275,19 @@ class Logistics:
         sd = self.sd
         env = sd.env
         yield env.timeout(max(start - env.now, 0))
-        truck: Truck = yield self.suppliers.store.get(lambda t: t.reefer or not load.reefer)
+        get = self.suppliers.store.get(lambda t: t.reefer or not load.reefer)
+        got = yield get | env.timeout(max(sd.end - 1.0 - env.now, 0))
+        if get not in got:  # no supplier truck today: the order is due again tomorrow
+            get.cancel()
+            po = sd.purchase_orders
+            for k, v in (
+                ("due", np.full(len(load.qty), sd.day_no + 1)),
+                ("product", load.products),
+                ("qty", load.qty),
+            ):
+                po[k] = np.r_[po.get(k, np.empty(0, np.int64)), v]
+            return
+        truck: Truck = got[get]
         seq = self._next()
         km = float(self.rng.uniform(*SUPPLIER_KM))
         times = self._timeline(env.now, km, load.pallets, sd.disruptions.delay(env.now))

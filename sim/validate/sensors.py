@@ -7,7 +7,10 @@ EventTS is its interval start, which must be on the 15-minute grid):
 * in CHECKOUT, Count >= receipts paid in the interval;
 * distinct BLE ids pinged in CHECKOUT >= distinct receipt customers with a BLEId.
 
-An interval/zone with pings or receipts but no foot-traffic row counts as Count 0.
+An interval/zone with pings but no foot-traffic row counts as Count 0. The till rules
+apply to the intervals in which the store's counters reported at all: an interval with
+no foot-traffic row in any zone is a sensor data gap (a ``sensor_outage``), not a
+count of 0.
 """
 
 from __future__ import annotations
@@ -44,11 +47,14 @@ def sensors(out: Output, f: Findings) -> None:
         return
     r = out["facts/receipts"]
     f.examined(r.num_rows)
-    till = _receipts(r)
+    live = pa.table({"s": counts["s"], "iv": counts["iv"]}).group_by(["s", "iv"]).aggregate([])
+    till = _receipts(r).join(live, ["s", "iv"], join_type="left semi")
     at_checkout = counts.filter(pc.equal(counts["z"], CHECKOUT)).drop_columns(["z"])
     _compare(f, till, at_checkout, ["s", "iv"], "n", "count", "receipts")
     if out.usable("master/customers"):
-        known = _receipt_ble_customers(r, out["master/customers"])
+        known = _receipt_ble_customers(r, out["master/customers"]).join(
+            live, ["s", "iv"], join_type="left semi"
+        )
         pinged = seen.filter(pc.equal(seen["z"], CHECKOUT)).drop_columns(["z"])
         _compare(
             f, known, pinged, ["s", "iv"], "n", "n", "receipt customers with a BLEId", "BLE ids"
