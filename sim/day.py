@@ -212,6 +212,10 @@ class ShardDay:
         noon = self.start + DAY / 2
         price = self.disruptions.prices(promos.price, noon)
         code, codes, lift = promos.code.copy(), list(promos.codes), promos.lift.copy()
+        changed = price != promos.price  # a price change moves demand by the elasticity
+        lift[changed] *= (
+            price[changed] / promos.price[changed]
+        ) ** self.sc.shopping.price_elasticity
         for name, discount, up, prods in self.disruptions.promotions(noon):
             hit = prods[: len(price)]
             price = np.where(hit, np.maximum(np.round(price * (1 - discount)), 1), price)

@@ -209,6 +209,13 @@ class Shopping(Section):
     )
     promo_share: float = Field(0.20, ge=0, le=1, description="Products on promotion in a week.")
     promo_lift: float = Field(1.8, ge=1, le=10, description="Sales multiplier of a promoted item.")
+    price_elasticity: float = Field(
+        -2.6,
+        ge=-10,
+        le=0,
+        description="Demand response to a price_change disruption: units x (new/old price) ^ "
+        "this (mean of Bijmolt, van Heerde & Pieters 2005).",
+    )
 
     @model_validator(mode="after")
     def _mix(self) -> Shopping:

@@ -378,6 +378,17 @@ def test_price_change_multiplies_shelf_prices(runs: dict[str, Path]) -> None:
     assert _compare(_prices(base, kitchen, after), _prices(hit, kitchen, after), int) >= 10
 
 
+def test_price_change_moves_demand_by_the_elasticity(runs: dict[str, Path]) -> None:
+    """x1.1 on Kitchen & Dining: its share of units falls by about 1.1 ** -2.6 = 0.78."""
+    base, hit = runs["base"], runs["catalog"]
+    kitchen = products_of(base, "Kitchen & Dining")
+    shares = []
+    for root in (base, hit):
+        window = rows(root, "receipt_lines", WINDOW)
+        shares.append(pc.sum(of(window, kitchen)["Qty"]).as_py() / pc.sum(window["Qty"]).as_py())
+    assert 0.6 < shares[1] / shares[0] < 0.92, shares
+
+
 def test_promotion_discounts_codes_and_lifts_the_category(runs: dict[str, Path]) -> None:
     base, hit = runs["base"], runs["catalog"]
     care = products_of(base, "Personal Care")
