@@ -57,6 +57,8 @@ def check(args: argparse.Namespace) -> int:
         ("items per ticket (mean)", v.items_per_ticket_mean),
         ("output", f"{root} ({sc.output.format})"),
         ("to generate", _todo(plan.days)),
+        ("disruptions", ", ".join(f"{d.kind} from {d.start}" for d in sc.disruptions) or "none"),
+        ("real time", f"sink {sc.realtime.sink}, speed x{sc.realtime.speed:g}"),
     ]:
         t.add_row(k, str(val))
     out.print(t)
