@@ -22,6 +22,7 @@ from sim.schema import TABLES
 from sim.world import day_number
 from sim.writer import partition_path, write_table
 
+WRITER_THREADS = 2
 TABLE_CODES = {name: i for i, name in enumerate(TABLES)}
 Chunk = tuple[np.ndarray, np.ndarray, dict[str, Any]]
 
@@ -92,9 +93,9 @@ class Recorder:
 class FileRecorder(Recorder):
     """Fast-forward: buffers per table, one partition file per table and day.
 
-    A day's files are built and written by one background thread while the next day
-    simulates (pyarrow and numpy release the GIL for most of it); at most one day waits,
-    so memory stays bounded. :meth:`close` waits for the last one.
+    A day's files are built and written by background threads (one table each) while the
+    next day simulates (pyarrow and numpy release the GIL for most of it); at most one
+    day waits, so memory stays bounded. :meth:`close` waits for the last one.
     """
 
     flush_every = 86400.0
@@ -103,8 +104,8 @@ class FileRecorder(Recorder):
         super().__init__(seed, shard, t0_ms)
         self.root, self.fmt = root, fmt
         self._chunks: dict[str, list[Chunk]] = {}
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="partition-writer")
-        self._pending: Future[None] | None = None
+        self._pool = ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="partition-writer")
+        self._pending: list[Future[None]] = []
 
     def wants(self, table: str) -> bool:
         return TABLES[table].kind == "fact"
@@ -116,26 +117,28 @@ class FileRecorder(Recorder):
         """Hand the day's rows to the writer thread; return rows per table."""
         chunks, self._chunks = self._chunks, {}
         self.wait()
-        self._pending = self._pool.submit(self._write_day, self.day, chunks)
+        by_size = sorted(chunks.items(), key=lambda kv: -sum(len(c[0]) for c in kv[1]))
+        self._pending = [
+            self._pool.submit(self._write_table, self.day, table, parts) for table, parts in by_size
+        ]
         return {t: sum(len(c[0]) for c in cs) for t, cs in sorted(chunks.items())}
 
-    def _write_day(self, day: date, chunks: dict[str, list[Chunk]]) -> None:
-        """Write each table's partition: rows by time, ties by key."""
-        for table, parts in sorted(chunks.items()):
-            ms = np.concatenate([p[0] for p in parts])
-            key = np.concatenate([p[1] for p in parts])
-            cols = {c: _concat([p[2][c] for p in parts]) for c in parts[0][2]}
-            order = np.lexsort((key, ms))
-            rows = self.build(
-                day, table, ms[order], key[order], {c: _take(v, order) for c, v in cols.items()}
-            )
-            write_table(rows, partition_path(self.root, table, day, self.shard), self.fmt)
+    def _write_table(self, day: date, table: str, parts: list[Chunk]) -> None:
+        """Write one table's partition: rows by time, ties by key."""
+        ms = np.concatenate([p[0] for p in parts])
+        key = np.concatenate([p[1] for p in parts])
+        cols = {c: _concat([p[2][c] for p in parts]) for c in parts[0][2]}
+        order = np.lexsort((key, ms))
+        rows = self.build(
+            day, table, ms[order], key[order], {c: _take(v, order) for c, v in cols.items()}
+        )
+        write_table(rows, partition_path(self.root, table, day, self.shard), self.fmt)
 
     def wait(self) -> None:
         """Block until the day being written is on disk (re-raising its error)."""
-        if self._pending is not None:
-            self._pending.result()
-            self._pending = None
+        pending, self._pending = self._pending, []
+        for f in pending:
+            f.result()
 
     def close(self) -> None:
         self.wait()
