@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import simpy
 
 from sim.disruption import Disruptions
+from sim.inventory import record_dc_txn, record_store_txn
 from sim.logistics import Logistics, _key
 from sim.marketing import Conversions, impressions
 from sim.online import OnlineChannel
@@ -27,7 +28,7 @@ from sim.rng import Stream, stream
 from sim.scenario import Scenario
 from sim.seasonality import day_factor, hour_profile
 from sim.session import arrival_times, plan_visits
-from sim.store import Store, StoreDay, record_store_txn
+from sim.store import Store, StoreDay
 from sim.supply import dc_review, store_review
 from sim.till import Promotions
 from sim.timeparse import day_start
@@ -176,19 +177,16 @@ class ShardDay:
         else:
             self.dc_stock[p["products"]] += p["qty"]
             self.dc_on_order[p["products"]] -= p["ordered"]
-            n = len(now)
-            self.rec.record(
-                "dc_inventory_txn",
+            record_dc_txn(
+                self.rec,
+                self.m.shard,
                 now,
-                _key(2, p["day_no"], p["seq"], np.arange(n)),
-                {
-                    "DCID": np.full(n, self.m.shard),
-                    "ProductID": p["products"],
-                    "QtyDelta": p["qty"],
-                    "Reason": pa.array(["RECEIPT"] * n),
-                    "Source": pa.array(["SUPPLIER"] * n),
-                    "Reference": ref,
-                },
+                p["products"],
+                p["qty"],
+                "RECEIPT",
+                "SUPPLIER",
+                ref,
+                _key(2, p["day_no"], p["seq"], np.arange(len(now))),
             )
 
     # -- clocks ------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import simpy
 
-from sim.ids import readable_ids
+from sim.inventory import record_dc_txn
 
 if TYPE_CHECKING:
     from sim.day import ShardDay
@@ -169,18 +169,16 @@ class Logistics:
         ship_id = self._shipment_id("SH", seq)
         self._record_trip(truck, seq, ship_id, int(sd.m.store_ids[load.store]), times, load.pallets)
         n = len(load.products)
-        sd.rec.record(
-            "dc_inventory_txn",
+        record_dc_txn(
+            sd.rec,
+            sd.m.shard,
             np.full(n, env.now),
+            load.products,
+            -load.qty,
+            "SHIPMENT",
+            "TRUCK",
+            pa.array([ship_id] * n),
             _key(1, sd.day_no, seq, load.products),
-            {
-                "DCID": np.full(n, sd.m.shard),
-                "ProductID": load.products,
-                "QtyDelta": -load.qty,
-                "Reason": pa.array(["SHIPMENT"] * n),
-                "Source": pa.array(["TRUCK"] * n),
-                "Reference": pa.array([ship_id] * n),
-            },
         )
         sd.schedule(
             times[5],
@@ -319,7 +317,3 @@ class Logistics:
 def _key(kind: int, day_no: int, seq: int, local: np.ndarray) -> np.ndarray:
     """Row keys of trip ``seq`` started on ``day_no``: unique across the days it spans."""
     return kind << 56 | (day_no % 256) << 48 | seq << 24 | np.asarray(local, dtype=np.int64)
-
-
-def shipment_ids(prefix: str, shard: int, yyyymmdd: int, seq: np.ndarray) -> pa.Array:
-    return readable_ids(prefix, (shard, 3), (yyyymmdd, 8), (seq, 5), n=len(seq))

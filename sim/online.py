@@ -23,11 +23,11 @@ import pyarrow as pa
 import simpy
 
 from sim.ids import readable_ids
+from sim.inventory import record_dc_txn, record_store_txn
 from sim.logistics import _key
 from sim.marketing import HOUR_WEIGHT
 from sim.segments import members
 from sim.session import dedupe
-from sim.store import record_store_txn
 
 if TYPE_CHECKING:
     from sim.day import ShardDay
@@ -269,17 +269,4 @@ class OnlineChannel:
                         key[m],
                     )
             else:
-                n = len(line)
-                sd.rec.record(
-                    "dc_inventory_txn",
-                    t,
-                    key,
-                    {
-                        "DCID": np.full(n, sd.m.shard),
-                        "ProductID": prod,
-                        "QtyDelta": -qty,
-                        "Reason": pa.array(["SALE"] * n),
-                        "Source": pa.array(["ONLINE"] * n),
-                        "Reference": ref,
-                    },
-                )
+                record_dc_txn(sd.rec, sd.m.shard, t, prod, -qty, "SALE", "ONLINE", ref, key)

@@ -353,34 +353,6 @@ class Store:
         self._stays = (zone[keep], start[keep], end[keep])
 
 
-def record_store_txn(
-    rec: Recorder,
-    store_id: int,
-    t: np.ndarray,
-    prods: np.ndarray,
-    delta: np.ndarray,
-    reason: str,
-    source: str,
-    reference: pa.Array | None,
-    key: np.ndarray,
-) -> None:
-    """store_inventory_txn rows other than till sales (deliveries, shrink, online, ...)."""
-    n = len(prods)
-    rec.record(
-        "store_inventory_txn",
-        t,
-        key,
-        {
-            "StoreID": np.full(n, store_id),
-            "ProductID": prods,
-            "QtyDelta": delta,
-            "Reason": pa.array([reason] * n),
-            "Source": pa.array([source] * n),
-            "Reference": reference if reference is not None else pa.nulls(n, pa.string()),
-        },
-    )
-
-
 def _sensing(t: np.ndarray, spans: list[tuple[float, float]]) -> np.ndarray:
     """Which times fall outside every sensor outage."""
     ok = np.ones(len(t), dtype=bool)

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from sim.store import Store, record_store_txn
+from sim.inventory import record_store_txn
+from sim.store import Store
 
 if TYPE_CHECKING:
     from sim.day import ShardDay
