@@ -68,6 +68,8 @@ def prepare(
     current = settings(sc, digest)
     state = GenerationState.load(root)
     written = False
+    if write:
+        remove_partial_files(root)
     if state is None:
         d = load_dictionaries(sc.paths.dictionaries)
         if (root / "master").exists() and any((root / "master").iterdir()):
@@ -96,6 +98,13 @@ def prepare(
         )
     shards = _shards(root, sc) if (root / "master").exists() else list(range(1, sc.volume.dcs + 1))
     return Plan(root, state, days, shards, written)
+
+
+def remove_partial_files(root: Path) -> None:
+    """Delete temporary files a killed run left (files are written to a temp name first)."""
+    for folder in ("facts", "master", "closing"):
+        for tmp in (root / folder).rglob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
 
 
 def _days(first: date, last: date) -> list[date]:

@@ -447,3 +447,13 @@ def test_the_run_summary_is_printed_unless_quiet(
     assert f"{state['rows']['receipts']:,}" in loud  # the rows it wrote, per table
     assert run_cli("run", TINY, "--output", tmp_path / "quiet", "--workers", "1", "--quiet") == 0
     assert capsys.readouterr().out == ""
+
+
+def test_a_killed_runs_temporary_files_are_removed(tmp_path: Path) -> None:
+    """A run killed mid-write leaves only dot-named temp files; the next run clears them."""
+    out = tmp_path / "out"
+    generate(TINY, out)
+    stray = out / "facts" / "receipts" / "dt=2024-03-04" / ".part-001.csv.999.tmp"
+    stray.write_text("half a file")
+    assert run_cli("run", TINY, "--output", out, "--quiet", "--workers", "1") == 0
+    assert not stray.exists()
