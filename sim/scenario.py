@@ -253,12 +253,12 @@ class Supply(Section):
     """Replenishment: a periodic (s, S) policy on expected demand, trucks, adjustments."""
 
     reorder_point_days: float = Field(
-        1.0,
+        1.25,
         gt=0,
         description="A store reorders when on hand + on order <= this many days of demand.",
     )
     order_up_to_days: float = Field(
-        2.5, gt=0, description="... up to this many days of demand (calibrated: ~8% out of stock)."
+        3.0, gt=0, description="... up to this many days of demand (calibrated: ~8% out of stock)."
     )
     dc_reorder_point_days: float = Field(
         3.0, ge=0, description="A DC reorders at supplier lead time + this many days of demand."
