@@ -155,6 +155,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd("validate"))
 
     p = sub.add_parser(
+        "stats",
+        help="realism figures of an output next to published ones",
+        description="Measure tender mix, baskets, weekday traffic, online share, shrink and "
+        "out-of-stock on an output folder and show the published figures beside them "
+        "(docs/realism.md).",
+    )
+    p.add_argument("output", type=Path, help="output folder")
+    p.set_defaults(func=_cmd("stats"))
+
+    p = sub.add_parser(
         "clear",
         help="delete an output folder's generated data",
         description="Delete master data, facts, state and dead letters of an "

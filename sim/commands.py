@@ -182,6 +182,15 @@ def validate(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def stats(args: argparse.Namespace) -> int:
+    from sim.stats import print_stats
+
+    if not (args.output / "facts").is_dir():
+        raise InputError(f"{args.output}: no facts/ folder (not an output folder?)")
+    print_stats(args.output, out)
+    return 0
+
+
 def clear(args: argparse.Namespace) -> int:
     root: Path = args.output
     present = [root / n for n in GENERATED if (root / n).exists()]
