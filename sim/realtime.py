@@ -36,15 +36,14 @@ from sim.day import Shard, ShardDay
 from sim.errors import InputError
 from sim.events import Pending, envelope, pending_events
 from sim.recorder import FileRecorder
-from sim.runner import load_shard, run_history, write_closing
+from sim.runner import load_shard, record_generated, run_history, starting_state
 from sim.scenario import Period, Scenario
 from sim.schema import TABLES
 from sim.sinks import RealtimeSettings, Sink, make_sink
 from sim.sinks.base import OutEvent
 from sim.sinks.metrics_view import MetricsView
-from sim.state import GenerationState, checkpoint_path, prune_checkpoints
+from sim.state import GenerationState, checkpoint_path
 from sim.timeparse import business_date, day_start
-from sim.world import WorldState
 
 LOOKAHEAD = 3 * 3600.0  # sim seconds the world runs ahead of what is released
 TICK = 0.1  # wall seconds between steps
@@ -191,7 +190,10 @@ class RealtimeRun:
             )
             for c in shards
         ]
-        days = [self._open_day(c, r, today) for c, r in zip(shards, recs, strict=True)]
+        days = [
+            ShardDay(c, starting_state(self.root, c, today), today, r)
+            for c, r in zip(shards, recs, strict=True)
+        ]
         clock = Clock(released_ms / 1000, self.settings.speed)
         report = Report()
         view = MetricsView(title=f"real-time x{self.settings.speed:g} -> {self.settings.sink}")
@@ -235,15 +237,6 @@ class RealtimeRun:
             self._save(days[0].day, released_ms, clock, report)
         return report
 
-    def _open_day(self, shard: Shard, rec: StreamRecorder, day: date) -> ShardDay:
-        previous = day - timedelta(days=1)
-        state = (
-            WorldState.load(checkpoint_path(self.root, shard.m.shard, previous))
-            if day > shard.first_day
-            else WorldState.opening(shard.m)
-        )
-        return ShardDay(shard, state, day, rec)
-
     def _advance(
         self,
         shards: list[Shard],
@@ -255,42 +248,22 @@ class RealtimeRun:
         """Run every shard to ``target`` + lookahead, closing days that end before it."""
         while days[0].end <= target + LOOKAHEAD:
             day = days[0].day
+            states, rows = [], {}
             for sd, rec in zip(days, recs, strict=True):
-                state = sd.finish()
-                rec.end_day()
+                states.append(sd.finish())
+                for table, n in rec.end_day().items():
+                    rows[table] = rows.get(table, 0) + n
                 rec.wait()
-                state.save(checkpoint_path(self.root, sd.m.shard, day))
-            self._record_day(day)
+                states[-1].save(checkpoint_path(self.root, sd.m.shard, day))
+            record_generated(self.sc, self.root, self.history(), day, day, rows, mode="realtime")
             report.days_completed.append(day.isoformat())
             days = [
-                ShardDay(
-                    c,
-                    WorldState.load(checkpoint_path(self.root, c.m.shard, day)),
-                    day + timedelta(days=1),
-                    r,
-                )
-                for c, r in zip(shards, recs, strict=True)
+                ShardDay(c, st, day + timedelta(days=1), r)
+                for c, st, r in zip(shards, states, recs, strict=True)
             ]
         for sd in days:
             sd.run(target + LOOKAHEAD)
         return days
-
-    def _record_day(self, day: date) -> None:
-        state = GenerationState.load(self.root)
-        assert state is not None
-        shards = list(range(1, self.sc.volume.dcs + 1))
-        write_closing(self.sc, self.root, shards, day)
-        state.last_day = day.isoformat()
-        state.runs.append(
-            {
-                "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "first_day": day.isoformat(),
-                "last_day": day.isoformat(),
-                "mode": "realtime",
-            }
-        )
-        state.save(self.root)
-        prune_checkpoints(self.root, day)
 
     def _save(self, day: date, released_ms: int, clock: Clock, report: Report) -> None:
         path = self.root / STATE

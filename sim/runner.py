@@ -96,8 +96,7 @@ def prepare(
             f"calendar.start: the output folder starts at {first}; history "
             f"before an existing output cannot be added (clear it first)"
         )
-    shards = _shards(root, sc) if (root / "master").exists() else list(range(1, sc.volume.dcs + 1))
-    return Plan(root, state, days, shards, written)
+    return Plan(root, state, days, list(range(1, sc.volume.dcs + 1)), written)
 
 
 def remove_partial_files(root: Path) -> None:
@@ -111,24 +110,14 @@ def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def _shards(root: Path, sc: Scenario) -> list[int]:
-    return list(range(1, sc.volume.dcs + 1))
-
-
 def run_shard(
     sc: Scenario, root: Path, shard: int, first_day: date, days: list[date], queue: Any = None
 ) -> dict[str, int]:
     """Simulate ``days`` of one shard, writing partitions and the final checkpoint."""
-    fmt = sc.output.format
     ctx = load_shard(sc, root, shard, first_day)
-    previous = days[0] - timedelta(days=1)
-    state = (
-        WorldState.load(checkpoint_path(root, shard, previous))
-        if days[0] > first_day
-        else WorldState.opening(ctx.m)
-    )
+    state = starting_state(root, ctx, days[0])
     t0_ms = int(day_start(first_day).timestamp() * 1000)
-    rec = FileRecorder(sc.seed, shard, t0_ms, root, fmt)
+    rec = FileRecorder(sc.seed, shard, t0_ms, root, sc.output.format)
     totals: dict[str, int] = {}
     for d in days:
         sd = ShardDay(ctx, state, d, rec)
@@ -141,6 +130,14 @@ def run_shard(
     rec.close()
     state.save(checkpoint_path(root, shard, days[-1]))
     return totals
+
+
+def starting_state(root: Path, shard: Shard, day: date) -> WorldState:
+    """The world a shard starts ``day`` with: the previous day's checkpoint, or the
+    opening snapshot on the first day."""
+    if day > shard.first_day:
+        return WorldState.load(checkpoint_path(root, shard.m.shard, day - timedelta(days=1)))
+    return WorldState.opening(shard.m)
 
 
 def load_shard(sc: Scenario, root: Path, shard: int, first_day: date) -> Shard:
@@ -184,23 +181,44 @@ def run_history(
                 for f in futures:
                     _merge(totals, f.result())
     seconds = time.perf_counter() - started
-    st = plan.state
-    st.last_day = plan.days[-1].isoformat()
-    _merge(st.rows, totals)
-    st.runs.append(
+    record_generated(
+        sc,
+        plan.root,
+        plan.state,
+        plan.days[0],
+        plan.days[-1],
+        totals,
+        seconds=round(seconds, 2),
+        workers=workers,
+    )
+    return Summary(totals, seconds, len(plan.days))
+
+
+def record_generated(
+    sc: Scenario,
+    root: Path,
+    state: GenerationState,
+    first: date,
+    last: date,
+    rows: dict[str, int],
+    **run: object,
+) -> None:
+    """Days ``first`` .. ``last`` are on disk (and every shard's checkpoint of ``last``):
+    write the closing snapshots, move the generation state on, drop older checkpoints."""
+    write_closing(sc, root, list(range(1, sc.volume.dcs + 1)), last)
+    state.last_day = last.isoformat()
+    _merge(state.rows, rows)
+    state.runs.append(
         {
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "first_day": plan.days[0].isoformat(),
-            "last_day": st.last_day,
-            "rows": totals,
-            "seconds": round(seconds, 2),
-            "workers": workers,
+            "first_day": first.isoformat(),
+            "last_day": state.last_day,
+            "rows": rows,
+            **run,
         }
     )
-    write_closing(sc, plan.root, plan.shards, plan.days[-1])
-    st.save(plan.root)
-    prune_checkpoints(plan.root, plan.days[-1])
-    return Summary(totals, seconds, len(plan.days))
+    state.save(root)
+    prune_checkpoints(root, last)
 
 
 def _largest_first(sc: Scenario, root: Path, shards: list[int]) -> list[int]:
