@@ -7,7 +7,6 @@ stream is the same whatever ran before it, in whichever process.
 
 from __future__ import annotations
 
-from datetime import date
 from enum import IntEnum
 
 import numpy as np
@@ -27,7 +26,6 @@ class Stream(IntEnum):
     SESSIONS = 21
     PROMOTIONS = 22
     MARKETING = 23
-    SENSORS = 24
     TILL = 25
     LOGISTICS = 26
     ONLINE = 27
@@ -40,8 +38,3 @@ def stream(seed: int, name: Stream, *key: int) -> np.random.Generator:
     return np.random.Generator(
         np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(int(name), *key)))
     )
-
-
-def day_key(d: date) -> int:
-    """A stable integer for a business day."""
-    return d.toordinal()

@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +48,6 @@ class GenerationState:
 
     @property
     def next_day(self) -> date:
-        from datetime import timedelta
-
         if self.last_day is None:
             return date.fromisoformat(self.first_day)
         return date.fromisoformat(self.last_day) + timedelta(days=1)

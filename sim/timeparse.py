@@ -71,8 +71,3 @@ def last_day(end: datetime | date) -> date:
     if isinstance(end, date) and not isinstance(end, datetime):
         return end
     return business_date(end) - timedelta(days=1)
-
-
-def iso_ms(ts: datetime) -> str:
-    """``2024-01-01T08:15:30.250Z``."""
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"

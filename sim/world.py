@@ -133,7 +133,6 @@ class ShardMaster:
         geo = m["geographies_master"]
         g = geo.take(pc.subtract(st["GeographyID"], 1))
         ids = st["ID"].to_numpy()
-        index = {int(s): i for i, s in enumerate(ids)}
         cu = m["customers"].filter(pc.is_in(m["customers"]["HomeStoreID"], pa.array(ids)))
         cid, home = cu["ID"].to_numpy(), cu["HomeStoreID"].to_numpy()
         rng = stream(sc.seed, Stream.SESSIONS, shard)
@@ -143,7 +142,7 @@ class ShardMaster:
         inv = m["store_inventory_snapshots"]
         inv = inv.filter(pc.is_in(inv["StoreID"], pa.array(ids)))
         opening = np.zeros((len(ids), m["products_master"].num_rows + 1), dtype=np.int64)
-        rows = np.array([index[int(s)] for s in inv["StoreID"].to_numpy()], dtype=np.int64)
+        rows = np.searchsorted(ids, inv["StoreID"].to_numpy())  # ids are ascending
         opening[rows, inv["ProductID"].to_numpy()] = inv["Qty"].to_numpy()
         dc_inv = m["dc_inventory_snapshots"].filter(
             pc.equal(m["dc_inventory_snapshots"]["DCID"], shard)
@@ -171,7 +170,7 @@ class ShardMaster:
             ),
             ad_customers=cid[has_ad],
             ad_ids=ad[has_ad],
-            ad_home=np.array([index[int(h)] for h in home[has_ad]], dtype=np.int64),
+            ad_home=np.searchsorted(ids, home[has_ad]).astype(np.int64),
             opening=opening,
             dc_opening=dc_opening,
             dc_time_zone=dc_tz,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 
@@ -35,10 +35,6 @@ class SinkMetrics:
     breaker_state: str = "closed"
     buffered: int = 0
     last_error: str | None = None
-
-    def snapshot(self) -> SinkMetrics:
-        """A copy that later updates do not change."""
-        return replace(self)
 
 
 @runtime_checkable

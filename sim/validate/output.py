@@ -133,11 +133,6 @@ class Output:
         """Rows per table present (of an unreadable table, the rows of its sound files)."""
         return {k: sum(p.rows for p in ps) for k, ps in sorted(self.parts.items())}
 
-    def row_part(self, key: str) -> np.ndarray:
-        """For each row of table ``key``, the index of its file in ``parts[key]``."""
-        ps = self.parts[key]
-        return np.repeat(np.arange(len(ps)), [p.rows for p in ps])
-
     def row_day(self, key: str) -> np.ndarray:
         """For each row of fact table ``key``, its ``dt=`` day (days since 1970, -1 if none)."""
         ps = self.parts[key]
