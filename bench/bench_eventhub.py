@@ -24,8 +24,8 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sim.config.realtime import RealtimeSettings  # noqa: E402
 from sim.sinks.base import OutEvent  # noqa: E402
-from sim.sinks.config import RealtimeSettings  # noqa: E402
 from sim.sinks.deadletter import DeadLetterStore  # noqa: E402
 from sim.sinks.eventhub import EventHubSink  # noqa: E402
 

@@ -110,7 +110,7 @@ def stream(tmp: Path) -> dict[str, str]:
     """History of the tiny scenario, then 30 simulated minutes at 600x from STREAM_NOW."""
     out = tmp / "stream"
     _run(ROOT / "tests/scenarios/tiny.yaml", out, "--workers", "1")
-    from sim.run.clock import fixed_wall_clock  # the injected clock
+    from sim.config.clock import fixed_wall_clock  # the injected clock
 
     with fixed_wall_clock(STREAM_NOW):
         _run(

@@ -12,14 +12,10 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from rich.console import Console
 from rich.text import Text
 
+from sim.console import err
 from sim.errors import InputError, RunError
-
-# soft_wrap: a message is never broken inside a path (tables still fit the width)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -91,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="worker processes (default: number of cores); output is identical",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     rt = p.add_argument_group("real time")
     rt.add_argument(
         "--realtime",
@@ -177,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "docs",
         help="regenerate the table and event reference docs",
-        description="Write the table and event reference pages from sim/schema.py, with a "
+        description="Write the table and event reference pages from sim/contract/schema.py, with a "
         "real example of each event from a small simulated day.",
     )
     p.add_argument("--folder", type=Path, default=Path("docs"), help="where (default: docs)")

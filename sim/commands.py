@@ -10,23 +10,25 @@ from pathlib import Path
 import pyarrow as pa
 from rich.table import Table
 
-from sim.cli import err, out
-from sim.dictionaries import load_dictionaries
+from sim.config.clock import WallClock
+from sim.config.scenario import Period, Scenario, load_scenario, resolve_period
+from sim.console import err, out
 from sim.errors import InputError
-from sim.master import check_volumes
-from sim.runner import default_workers, prepare, run_history
-from sim.scenario import Period, Scenario, load_scenario, resolve_period
+from sim.master.build import check_volumes
+from sim.master.dictionaries import load_dictionaries
+from sim.run.history import default_workers, prepare, run_history
+from sim.run.output import STATE_FILE
 from sim.sinks import ConnectionStringError, MissingExtraError, RealtimeSettings
-from sim.state import STATE_FILE
 
 GENERATED = ("master", "facts", "closing", "state", "dead_letter", "realtime", STATE_FILE)
 
 
 def _load(args: argparse.Namespace) -> tuple[Scenario, Period, Path]:
-    sc = load_scenario(args.scenario)
+    now = WallClock.from_env().now()
+    sc = load_scenario(args.scenario, now=now)
     if getattr(args, "output", None):
         sc = sc.model_copy(update={"paths": sc.paths.model_copy(update={"output": args.output})})
-    return sc, resolve_period(sc, source=str(args.scenario)), sc.paths.output
+    return sc, resolve_period(sc, now, source=str(args.scenario)), sc.paths.output
 
 
 def _dictionaries(sc: Scenario, args: argparse.Namespace) -> dict[str, pa.Table]:
@@ -119,13 +121,14 @@ def _realtime_settings(sc: Scenario | None, args: argparse.Namespace) -> Realtim
 
 
 def _realtime(args: argparse.Namespace, sc: Scenario, root: Path) -> int:
-    from sim.realtime import run_realtime
+    from sim.run.realtime import run_realtime
 
     if args.duration is not None and args.duration <= 0:
         raise InputError(f"--duration: expected seconds > 0, got {args.duration}")
     settings = _realtime_settings(sc, args)
     try:
-        report = run_realtime(sc, root, settings, args.duration, err, args.quiet)
+        wall = WallClock.from_env()
+        report = run_realtime(sc, root, settings, args.duration, err, args.quiet, wall)
     except (ConnectionStringError, MissingExtraError) as e:
         raise InputError(str(e)) from None
     if not args.quiet:
@@ -183,7 +186,7 @@ def validate(args: argparse.Namespace) -> int:
 
 
 def stats(args: argparse.Namespace) -> int:
-    from sim.stats import print_stats
+    from sim.report.stats import print_stats
 
     if not (args.output / "facts").is_dir():
         raise InputError(f"{args.output}: no facts/ folder (not an output folder?)")
@@ -213,7 +216,7 @@ def clear(args: argparse.Namespace) -> int:
 def docs(args: argparse.Namespace) -> int:
     import tempfile
 
-    from sim.docgen import write_docs
+    from sim.report.docgen import write_docs
 
     with tempfile.TemporaryDirectory() as scratch:
         for path in write_docs(args.folder, Path(scratch)):

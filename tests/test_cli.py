@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT, TINY, run_cli
 
 from sim.cli import build_parser, main
-from sim.schema import MASTER, TABLES
+from sim.contract.schema import MASTER, TABLES
 
 DEFAULT = ROOT / "scenarios" / "default.yaml"
 COMMANDS = ("check", "master", "run", "validate", "clear")

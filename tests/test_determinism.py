@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from conftest import ROOT, generate, run_cli, write_yaml
 
-from sim.schema import TABLES
+from sim.contract.schema import TABLES
+from sim.contract.writer import read_table
 from sim.validate import validate_output
-from sim.writer import read_table
 
 FACTS = sorted(n for n, t in TABLES.items() if t.kind == "fact")
 FIRST, LAST = "2024-03-01", "2024-03-04"  # Fri..Mon: a weekend and deferred rows cross days

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 from conftest import ROOT, run_cli
 
-from sim.dictionaries import DEPARTMENTS, load_dictionaries
+from sim.master.dictionaries import DEPARTMENTS, load_dictionaries
 
 DICTS = ROOT / "dictionaries"
 TEN_DEPARTMENTS = {

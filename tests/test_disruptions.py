@@ -20,7 +20,7 @@ import pytest
 from conftest import ROOT, generate
 
 from sim.cli import main
-from sim.metrics import read_facts, read_master, stock_curve
+from sim.report.metrics import read_facts, read_master, stock_curve
 from sim.validate import validate_output
 
 # DC 1 supplies stores 1, 3, 4, 5 and 6; DC 2 supplies store 2. The DCs reorder from
@@ -475,7 +475,7 @@ def test_invalid_entry_is_an_input_error_and_writes_nothing(
 
 
 def test_timestamp_at_midnight_is_not_a_business_day() -> None:
-    from sim.disruption import DcOutage
+    from sim.config.disruptions import DcOutage
 
     d = DcOutage.model_validate(
         {"kind": "dc_outage", "dc": 1, "start": "2024-03-07T00:00:00Z", "end": "2024-03-08"}

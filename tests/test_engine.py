@@ -21,16 +21,16 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import ROOT, TINY, generate, run_cli, write_yaml
 
-from sim.metrics import read_facts, read_master, stock_curve
-from sim.schema import TABLES
+from sim.contract.schema import TABLES
+from sim.contract.writer import read_table
+from sim.report.metrics import read_facts, read_master, stock_curve
 from sim.validate import validate_output
-from sim.writer import read_table
 
 FACTS = sorted(n for n, t in TABLES.items() if t.kind == "fact")
 DAYS = ["2024-03-04", "2024-03-05", "2024-03-06"]
 HOUR_MS = 3_600_000
 INTERVAL_MS = 900_000
-BUSINESS_DAY_START_MS = 10 * HOUR_MS  # a business day starts 10:00 UTC (sim.timeparse)
+BUSINESS_DAY_START_MS = 10 * HOUR_MS  # a business day starts 10:00 UTC (sim.config.calendar)
 PART = re.compile(r"facts/(\w+)/dt=(\d{4}-\d\d-\d\d)/part-(\d{3})\.(csv|parquet)")
 
 
@@ -244,7 +244,7 @@ def test_store_inventory_never_goes_negative_and_closes_the_balance(out: Path) -
     start = np.array([opening.get(k, 0) for k in key[first].tolist()])
     on_hand = np.repeat(start, np.diff(np.r_[first, len(key)])) + running - before
     assert on_hand.min() >= 0, "on hand below zero within a day"
-    # end-of-day positions (sim.metrics.stock_curve) never go below zero either
+    # end-of-day positions (sim.report.metrics.stock_curve) never go below zero either
     curve = stock_curve(out)
     assert curve.on_hand.shape == (len(key0), len(DAYS))
     assert curve.on_hand.min() >= 0

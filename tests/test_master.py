@@ -18,13 +18,13 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import ROOT
 
-from sim import master as master_module
-from sim.dictionaries import load_dictionaries
+from sim.config.calendar import day_start
+from sim.config.scenario import Scenario, load_scenario
+from sim.contract.schema import MASTER, TABLES
 from sim.errors import InputError
-from sim.master import build_master, check_volumes, write_master
-from sim.scenario import Scenario, load_scenario
-from sim.schema import MASTER, TABLES
-from sim.timeparse import day_start
+from sim.master import build as master_module
+from sim.master.build import build_master, check_volumes, write_master
+from sim.master.dictionaries import load_dictionaries
 
 FIRST_DAY = date(2024, 3, 4)
 

@@ -1,6 +1,6 @@
 """Realism: the defaults reproduce the published figures of docs/realism.md.
 
-Seasonality over a year is checked on the model (``sim.seasonality``) rather than by
+Seasonality over a year is checked on the model (``sim.world.seasonality``) rather than by
 simulating a year; everything else on a generated week of three stores with the
 default demand, shopping, marketing and online settings.
 """
@@ -18,12 +18,12 @@ import pyarrow.compute as pc
 import pytest
 from conftest import ROOT, generate, write_yaml
 
-from sim.metrics import read_facts, read_master, sales_by_channel
-from sim.scenario import DOW, Demand, Scenario, load_scenario
-from sim.seasonality import day_factor, hour_profile
-from sim.session import plan_visits
-from sim.till import TENDERS, Promotions
-from sim.world import Catalog, load_master
+from sim.config.scenario import DOW, Demand, Scenario, load_scenario
+from sim.report.metrics import read_facts, read_master, sales_by_channel
+from sim.world.model import Catalog, load_master
+from sim.world.seasonality import day_factor, hour_profile
+from sim.world.till import TENDERS, Promotions
+from sim.world.visits import plan_visits
 
 YEAR = [date(2024, 1, 1) + timedelta(days=i) for i in range(366)]
 WEEK = [date(2024, 3, 11) + timedelta(days=i) for i in range(7)]  # Mon..Sun, no DST change

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,8 +17,9 @@ import orjson
 import pyarrow.compute as pc
 import pytest
 
-from sim.metrics import read_facts
-from sim.timeparse import business_date, day_start
+from sim.config.calendar import business_date, day_start
+from sim.config.clock import ENV_NOW, fixed_wall_clock
+from sim.report.metrics import read_facts
 from tests.conftest import ROOT, run_cli
 from tests.eventhub_endpoint import EventHubEndpoint
 
@@ -45,6 +47,16 @@ def events(out: Path) -> list[dict]:
 
 def rt_state(out: Path) -> dict:
     return json.loads((out / "realtime" / "state.json").read_text())
+
+
+NOW = "2024-03-06T16:00:00Z"  # the injected wall clock: no test here reads the machine's
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _injected_clock() -> Iterator[None]:
+    """Every run in this module (and every process it starts) begins at NOW."""
+    with fixed_wall_clock(NOW):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +134,7 @@ def test_stream_and_files_describe_one_world(history: Path, tmp_path: Path) -> N
     """Run across a business-day boundary: the events of the day that closed are the rows
     of its files, and those files equal what fast-forward writes for that day."""
     path, out = copy_history(history, tmp_path)
-    now = datetime.now(UTC)
+    now = datetime.fromisoformat(NOW.replace("Z", "+00:00"))
     today = business_date(now)
     boundary = day_start(today + timedelta(days=1)).timestamp()
     duration = boundary - now.timestamp() + 600
@@ -251,3 +263,72 @@ def test_check_connection_command(
     captured = capsys.readouterr()
     assert secret not in captured.out + captured.err
     assert "SharedAccessKeyName" in captured.out + captured.err
+
+
+def _ident(e: dict) -> tuple[str, str]:
+    return e["trace_id"], e["event_type"]
+
+
+def _iso(ms: float) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")[:23] + "Z"
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        "2024-03-06T11:00:00Z",
+        "2024-03-06T21:30:00Z",
+        "2024-03-07T09:58:00Z",  # just before the business-day boundary: it crosses it
+        "2024-03-07T10:02:00Z",  # just after: yesterday is caught up to files first
+    ],
+)
+def test_stop_and_resume_at_any_hour(history: Path, tmp_path: Path, now: str) -> None:
+    """A run stopped by SIGINT, then continued while the wall clock is behind its saved
+    position (it ran at 3600x), sends every event of the span exactly once."""
+    path, out = copy_history(history, tmp_path)
+    cmd = [sys.executable, "-m", "sim", "run", str(path), "--realtime", "--speed", "3600"]
+    proc = subprocess.Popen(
+        [*cmd, "--quiet"],
+        cwd=ROOT,
+        env={**os.environ, ENV_NOW: now},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not events(out) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
+    first, stopped = events(out), rt_state(out)
+    assert first and stopped["events_released"] == len(first)
+    with fixed_wall_clock(now):
+        assert (
+            run_cli("run", path, "--realtime", "--speed", "3600", "--duration", "1800", "--quiet")
+            == 0
+        )
+    second = events(out)[len(first) :]
+    resumed = rt_state(out)
+    assert second, "the second run continues the stream"
+    assert not {_ident(e) for e in first} & {_ident(e) for e in second}, "nothing is re-sent"
+    saved = _iso(stopped["released_ms"])
+    assert max(e["payload"]["EventTS"] for e in first) <= saved
+    assert min(e["payload"]["EventTS"] for e in second) > saved
+    assert resumed["anchor_sim"] * 1000 == pytest.approx(stopped["released_ms"], abs=1)
+    # no gap: one uninterrupted run over the same span sends exactly these events
+    ref_path, ref_out = copy_history(history, tmp_path / "ref")
+    span = resumed["released_ms"] / 1000 - stopped["anchor_sim"] + 60
+    with fixed_wall_clock(now):
+        assert (
+            run_cli(
+                "run", ref_path, "--realtime", "--speed", "7200", "--duration", str(span), "--quiet"
+            )
+            == 0
+        )
+    lo, hi = _iso(stopped["anchor_sim"] * 1000 + 10_000), _iso(resumed["released_ms"])
+
+    def window(evs: list[dict]) -> set[tuple[str, str]]:
+        return {_ident(e) for e in evs if lo < e["payload"]["EventTS"] <= hi}
+
+    assert window(first + second) == window(events(ref_out))
+    assert len(window(first + second)) > 100

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, run_cli
 
+from sim.config.calendar import business_date
+from sim.config.scenario import Scenario, load_scenario, resolve_period
 from sim.errors import InputError
-from sim.scenario import Scenario, load_scenario, resolve_period
-from sim.timeparse import business_date
 
 DEFAULT = ROOT / "scenarios" / "default.yaml"
 NOW = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)  # business day 2024-03-10 began at 10:00 UTC
@@ -119,11 +119,10 @@ def test_unquoted_yaml_dates_and_timestamps_are_read(tmp_path: Path) -> None:
 
 
 def test_relative_period_is_resolved_against_the_clock() -> None:
-    before = datetime.now(UTC)
-    period = resolve_period(load_scenario(DEFAULT))  # -14d .. now
-    after = datetime.now(UTC)
-    assert before <= period.resolved_at <= after
-    assert period.days == 14
+    now = datetime(2024, 3, 6, 16, 0, tzinfo=UTC)  # injected: the result never depends on the hour
+    period = resolve_period(load_scenario(DEFAULT, now=now), now)  # -14d .. now
+    assert period.resolved_at == now
+    assert (period.first, period.last, period.days) == (date(2024, 2, 21), date(2024, 3, 5), 14)
     assert period.last == business_date(period.resolved_at) - timedelta(days=1)
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from sim.config.realtime import RealtimeSettings
 from sim.sinks.base import OutEvent
 from sim.sinks.breaker import BreakerState
 from sim.sinks.check import check_connection
-from sim.sinks.config import RealtimeSettings
 from sim.sinks.connection import ENV_CONNECTION_STRING, ENV_KEYVAULT_URL
 from sim.sinks.deadletter import DeadLetterStore, read_lines
 from sim.sinks.eventhub import EventHubSink

@@ -14,6 +14,7 @@ import orjson
 import pytest
 from rich.console import Console
 
+from sim.config.secrets import RedactingFilter, redact
 from sim.errors import InputError
 from sim.sinks import OutEvent, RealtimeSettings, load_realtime_settings, make_sink
 from sim.sinks.amqp_batch import BatchBuilder, encode_event, fast_path_available
@@ -22,10 +23,8 @@ from sim.sinks.connection import (
     ENV_CONNECTION_STRING,
     ConnectionStringError,
     MissingExtraError,
-    RedactingFilter,
     parse_connection_string,
     read_dotenv,
-    redact,
     resolve_connection_string,
     sdk_connection_string,
 )

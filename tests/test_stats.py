@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
-from sim.stats import figures
+from sim.report.stats import figures
 
 
 def test_stats_measures_the_output(tiny_output: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,8 +20,8 @@ import pytest
 from conftest import ROOT, generate
 
 from sim.cli import main
-from sim.metrics import read_facts, read_master, sales_by_channel, stock_curve
-from sim.world import WorldState
+from sim.report.metrics import read_facts, read_master, sales_by_channel, stock_curve
+from sim.world.state import WorldState
 
 LIFECYCLE = ("SCHEDULED", "LOADING", "IN_TRANSIT", "ARRIVED", "UNLOADING", "COMPLETED")
 CAPACITY = 26.0
@@ -304,8 +304,8 @@ def test_supplier_deliveries_raise_dc_stock(world: Path) -> None:
     opening = read_master(world, "dc_inventory_snapshots")
     closing = world / "closing" / "dc_inventory_snapshots.csv"
     assert closing.exists()
-    from sim.schema import TABLES
-    from sim.writer import read_table
+    from sim.contract.schema import TABLES
+    from sim.contract.writer import read_table
 
     close = read_table(closing, TABLES["dc_inventory_snapshots"].arrow_schema())
     balance: dict[tuple[int, int], int] = defaultdict(int)
@@ -536,8 +536,8 @@ def test_online_is_about_16_percent_of_retail_sales(world: Path) -> None:
 
 # -- conservation --------------------------------------------------------------------------
 def test_store_inventory_is_conserved_and_validate_passes(world: Path) -> None:
-    from sim.schema import TABLES
-    from sim.writer import read_table
+    from sim.contract.schema import TABLES
+    from sim.contract.writer import read_table
 
     close = read_table(
         world / "closing" / "store_inventory_snapshots.csv",

@@ -12,9 +12,9 @@ import pyarrow.compute as pc
 import pytest
 
 from sim.cli import main
-from sim.schema import TABLES
+from sim.contract.schema import TABLES
+from sim.contract.writer import read_table, write_table
 from sim.validate import Report, validate_output
-from sim.writer import read_table, write_table
 
 
 def first_part(root: Path, table: str, day: str = "2024-03-04") -> Path:

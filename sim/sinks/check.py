@@ -7,13 +7,12 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from sim.sinks.config import RealtimeSettings
+from sim.config.realtime import RealtimeSettings
+from sim.config.secrets import describe_error, install_log_redaction
 from sim.sinks.connection import (
     ConnectionInfo,
     ConnectionStringError,
     MissingExtraError,
-    describe_error,
-    install_log_redaction,
     parse_connection_string,
     resolve_connection_string,
     sdk_connection_string,

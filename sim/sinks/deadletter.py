@@ -22,8 +22,8 @@ from typing import IO, Any
 
 import orjson
 
+from sim.config.secrets import redact
 from sim.sinks.base import OutEvent
-from sim.sinks.connection import redact
 
 try:
     import fcntl

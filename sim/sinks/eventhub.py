@@ -30,18 +30,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim.config.realtime import RealtimeSettings
+from sim.config.secrets import describe_error, install_log_redaction, redact
 from sim.sinks.amqp_batch import BatchBuilder, fast_path_available
 from sim.sinks.base import DeadLetterWriter, OutEvent, SinkMetrics
 from sim.sinks.breaker import BreakerState, CircuitBreaker
-from sim.sinks.config import RealtimeSettings
-from sim.sinks.connection import (
-    MissingExtraError,
-    describe_error,
-    install_log_redaction,
-    parse_connection_string,
-    redact,
-    sdk_connection_string,
-)
+from sim.sinks.connection import MissingExtraError, parse_connection_string, sdk_connection_string
 
 _LOG = logging.getLogger("sim.sinks.eventhub")
 # Until a link reports its limit, stay within the smallest tier's (Basic: 256 KiB).

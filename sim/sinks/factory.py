@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from sim.config.realtime import RealtimeSettings
+from sim.config.secrets import install_log_redaction
 from sim.sinks.base import OutEvent, Sink, SinkMetrics
-from sim.sinks.config import RealtimeSettings
-from sim.sinks.connection import install_log_redaction, resolve_connection_string
+from sim.sinks.connection import resolve_connection_string
 from sim.sinks.deadletter import DeadLetterStore
 from sim.sinks.files import JsonlSink, StdoutSink
 

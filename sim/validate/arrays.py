@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 DAY_MS = 86_400_000
-DAY_START_MS = 10 * 3_600_000  # sim.timeparse.DAY_START
-INTERVAL_MS = 900_000  # foot-traffic interval (sim.sensors.FT_INTERVAL)
+DAY_START_MS = 10 * 3_600_000  # sim.config.calendar.DAY_START
+INTERVAL_MS = 900_000  # foot-traffic interval (sim.world.sensors.FT_INTERVAL)
 
 
 def ints(col: pa.ChunkedArray | pa.Array, null: int = -1) -> np.ndarray:

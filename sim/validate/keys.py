@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sim.schema import FACTS
+from sim.contract.schema import FACTS
 from sim.validate.arrays import duplicates
 from sim.validate.output import Output
 from sim.validate.registry import Findings, check

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from sim.schema import FACTS
+from sim.contract.schema import FACTS
 from sim.validate.arrays import cents, ints, money
 from sim.validate.output import Output
 from sim.validate.registry import Findings, check

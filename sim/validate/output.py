@@ -2,7 +2,7 @@
 
 Tables are named by section and table, ``master/stores``, ``facts/receipts``,
 ``closing/store_inventory_snapshots``. Every file is read with its schema from
-:mod:`sim.schema`; a file whose header or values do not fit the schema is recorded
+:mod:`sim.contract.schema`; a file whose header or values do not fit the schema is recorded
 as a :class:`Problem` and makes its whole table unusable, so the other checks skip it
 instead of reporting consequences of the same fault.
 """
@@ -19,9 +19,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sim.contract.schema import TABLES, Table
+from sim.contract.writer import read_table
 from sim.errors import InputError
-from sim.schema import TABLES, Table
-from sim.writer import read_table
 
 SECTIONS = {"master": "master", "facts": "fact", "closing": "master"}  # section -> table kind
 SUFFIXES = (".csv", ".parquet")

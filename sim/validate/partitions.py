@@ -8,8 +8,8 @@ from datetime import date
 
 import numpy as np
 
-from sim.schema import FACTS
-from sim.state import STATE_FILE
+from sim.contract.schema import FACTS
+from sim.run.output import STATE_FILE
 from sim.validate.arrays import business_day, day_text, iso, ms, strings
 from sim.validate.output import Output
 from sim.validate.registry import Findings, check

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sim.schema import TABLES
+from sim.contract.schema import TABLES
 from sim.validate.arrays import business_day, ms, strings
 from sim.validate.output import SECTIONS, Output
 from sim.validate.registry import Findings, check
@@ -77,7 +77,7 @@ def references() -> list[Ref]:
 
 @check(
     "foreign_keys",
-    "every reference documented in sim.schema resolves (StoreID, DCID, GeographyID, "
+    "every reference documented in sim.contract.schema resolves (StoreID, DCID, GeographyID, "
     "HomeStoreID, CustomerID, ProductID, TruckId, ReceiptId, CustomerBLEId, CustomerAdId, "
     "ImpressionId); nullable ones may be empty",
 )

@@ -8,7 +8,7 @@ from sim.validate.registry import Findings, check
 
 @check(
     "schema",
-    "every master/fact/closing file has its table's columns from sim.schema, in order; "
+    "every master/fact/closing file has its table's columns from sim.contract.schema, in order; "
     "values parse as their types; non-nullable columns have no empty values",
 )
 def schema(out: Output, f: Findings) -> None:

@@ -1,9 +1,9 @@
 """Value domains: coded columns hold one of their documented codes; quantities have
 the sign they must have.
 
-A column whose doc in :mod:`sim.schema` is a list of codes (``CREDIT, DEBIT, CASH or
+A column whose doc in :mod:`sim.contract.schema` is a list of codes (``CREDIT, DEBIT, CASH or
 MOBILE.``; parenthesised remarks ignored) must hold one of them; zones must be store
-zones of :data:`sim.world.ZONES`; :data:`RANGES` bounds numbers.
+zones of :data:`sim.world.model.ZONES`; :data:`RANGES` bounds numbers.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sim.schema import TABLES
+from sim.contract.schema import TABLES
 from sim.validate.output import Output
 from sim.validate.registry import Findings, check
-from sim.world import ZONES
+from sim.world.model import ZONES
 
 _CODES = re.compile(r"^[A-Z][A-Z_]*(?:(?:, | or )[A-Z][A-Z_]*)+\.$")
 _REMARK = re.compile(r"\s*\([^)]*\)")

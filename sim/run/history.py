@@ -1,0 +1,298 @@
+"""Fast-forward history: every shard, day after day, in one or more worker processes."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.config.calendar import day_start
+from sim.config.scenario import Period, Scenario
+from sim.contract.columns import to_arrow
+from sim.contract.schema import TABLES
+from sim.contract.writer import read_table, write_table
+from sim.errors import InputError
+from sim.master.build import build_master, write_master
+from sim.master.dictionaries import load_dictionaries
+from sim.run.files import FileRecorder
+from sim.run.output import (
+    GenerationState,
+    check_matches,
+    checkpoint_path,
+    dictionaries_digest,
+    prune_checkpoints,
+    settings,
+)
+from sim.world.day import Shard, ShardDay
+from sim.world.disruptions import Disruptions, check_targets
+from sim.world.model import Catalog, ShardMaster, load_master
+from sim.world.state import WorldState
+
+Progress = Callable[[int, date, dict[str, int]], None]
+
+
+@dataclass
+class Plan:
+    """What a run will do in an output folder."""
+
+    root: Path
+    state: GenerationState
+    days: list[date]
+    shards: list[int]
+    master_written: bool = False
+
+
+@dataclass
+class Summary:
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    days: int = 0
+
+
+def prepare(
+    sc: Scenario, period: Period, root: Path, write: bool = True, source: str = "scenario"
+) -> Plan:
+    """Check the output folder against the scenario; write master data if absent.
+
+    Nothing is written when the scenario does not fit (its disruptions name a DC,
+    store, region, category or supplier the master data does not have).
+    """
+    digest = dictionaries_digest(sc.paths.dictionaries) if sc.paths.dictionaries.is_dir() else ""
+    current = settings(sc, digest)
+    state = GenerationState.load(root)
+    written = False
+    if write:
+        remove_partial_files(root)
+    if state is None:
+        d = load_dictionaries(sc.paths.dictionaries)
+        if (root / "master").exists() and any((root / "master").iterdir()):
+            raise InputError(
+                f"{root}/master: master data without {root}/generation_state.json;"
+                f" clear the folder (python -m sim clear {root})"
+            )
+        state = GenerationState(settings=current, first_day=period.first.isoformat())
+        if write or sc.disruptions:
+            master = build_master(sc, d, period.first)
+            check_targets(sc, master, source)
+        if write:
+            write_master(master, root, sc.output.format)
+            state.save(root)
+            written = True
+    else:
+        check_matches(state, current, root)
+        if sc.disruptions:
+            check_targets(sc, load_master(root, sc.output.format), source)
+    first = date.fromisoformat(state.first_day)
+    days = [d for d in _days(state.next_day, period.last)]
+    if period.first < first and state.last_day is not None:
+        raise InputError(
+            f"calendar.start: the output folder starts at {first}; history "
+            f"before an existing output cannot be added (clear it first)"
+        )
+    return Plan(root, state, days, list(range(1, sc.volume.dcs + 1)), written)
+
+
+def remove_partial_files(root: Path) -> None:
+    """Delete temporary files a killed run left (files are written to a temp name first)."""
+    for folder in ("facts", "master", "closing"):
+        for tmp in (root / folder).rglob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def run_shard(
+    sc: Scenario, root: Path, shard: int, first_day: date, days: list[date], queue: Any = None
+) -> dict[str, int]:
+    """Simulate ``days`` of one shard, writing partitions and the final checkpoint."""
+    ctx = load_shard(sc, root, shard, first_day)
+    state = starting_state(root, ctx, days[0])
+    t0_ms = int(day_start(first_day).timestamp() * 1000)
+    rec = FileRecorder(sc.seed, shard, t0_ms, root, sc.output.format)
+    totals: dict[str, int] = {}
+    for d in days:
+        sd = ShardDay(ctx, state, d, rec)
+        state = sd.finish()
+        counts = rec.end_day()
+        for k, v in counts.items():
+            totals[k] = totals.get(k, 0) + v
+        if queue is not None:
+            queue.put((shard, d, counts))
+    rec.close()
+    state.save(checkpoint_path(root, shard, days[-1]))
+    return totals
+
+
+def starting_state(root: Path, shard: Shard, day: date) -> WorldState:
+    """The world a shard starts ``day`` with: the previous day's checkpoint, or the
+    opening snapshot on the first day."""
+    if day > shard.first_day:
+        return WorldState.load(checkpoint_path(root, shard.m.shard, day - timedelta(days=1)))
+    return WorldState.opening(shard.m)
+
+
+def load_shard(sc: Scenario, root: Path, shard: int, first_day: date) -> Shard:
+    """What a shard needs, read from the master data in ``root``."""
+    master = load_master(root, sc.output.format)
+    m = ShardMaster.from_master(sc, master, shard)
+    t0 = day_start(first_day).timestamp()
+    return Shard(
+        sc,
+        m,
+        Catalog.from_master(master),
+        Disruptions.build(sc, master, shard, t0, m.store_ids),
+        first_day,
+    )
+
+
+def run_history(
+    sc: Scenario, plan: Plan, workers: int, progress: Progress | None = None
+) -> Summary:
+    """Generate ``plan.days`` for every shard; update the generation state."""
+    started = time.perf_counter()
+    first = date.fromisoformat(plan.state.first_day)
+    totals: dict[str, int] = {}
+    workers = max(1, min(workers, len(plan.shards)))
+    if workers == 1:
+        for shard in plan.shards:
+            q = _Callback(progress)
+            _merge(totals, run_shard(sc, plan.root, shard, first, plan.days, q))
+    else:
+        ctx = mp.get_context("spawn")
+        with ctx.Manager() as manager:
+            q = manager.Queue()
+            with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+                futures = [
+                    pool.submit(run_shard, sc, plan.root, s, first, plan.days, q)
+                    for s in _largest_first(sc, plan.root, plan.shards)
+                ]
+                while not all(f.done() for f in futures):
+                    _drain(q, progress, timeout=0.2)
+                _drain(q, progress, timeout=0)
+                for f in futures:
+                    _merge(totals, f.result())
+    seconds = time.perf_counter() - started
+    record_generated(
+        sc,
+        plan.root,
+        plan.state,
+        plan.days[0],
+        plan.days[-1],
+        totals,
+        seconds=round(seconds, 2),
+        workers=workers,
+    )
+    return Summary(totals, seconds, len(plan.days))
+
+
+def record_generated(
+    sc: Scenario,
+    root: Path,
+    state: GenerationState,
+    first: date,
+    last: date,
+    rows: dict[str, int],
+    **run: object,
+) -> None:
+    """Days ``first`` .. ``last`` are on disk (and every shard's checkpoint of ``last``):
+    write the closing snapshots, move the generation state on, drop older checkpoints."""
+    write_closing(sc, root, list(range(1, sc.volume.dcs + 1)), last)
+    state.last_day = last.isoformat()
+    _merge(state.rows, rows)
+    state.runs.append(
+        {
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "first_day": first.isoformat(),
+            "last_day": state.last_day,
+            "rows": rows,
+            **run,
+        }
+    )
+    state.save(root)
+    prune_checkpoints(root, last)
+
+
+def _largest_first(sc: Scenario, root: Path, shards: list[int]) -> list[int]:
+    """Shards by number of stores, largest first, so workers finish together."""
+    stores = read_table(
+        root / "master" / f"stores.{sc.output.format}", TABLES["stores"].arrow_schema()
+    )
+    size = np.bincount(stores["DCID"].to_numpy(), minlength=max(shards) + 1)
+    return sorted(shards, key=lambda s: (-size[s], s))
+
+
+def write_closing(sc: Scenario, root: Path, shards: list[int], last: date) -> None:
+    """``closing/<store|dc>_inventory_snapshots``: on-hand units at the end of ``last``.
+
+    With the opening snapshots in ``master/`` they close the inventory balance that
+    ``validate`` checks (opening + sum of deltas = closing).
+    """
+    stores = read_table(
+        root / "master" / f"stores.{sc.output.format}", TABLES["stores"].arrow_schema()
+    )
+    sid, dcid = stores["ID"].to_numpy(), stores["DCID"].to_numpy()
+    ts = int((day_start(last) + timedelta(days=1)).timestamp() * 1000)
+    store_parts, dc_parts = [], []
+    for shard in shards:
+        state = WorldState.load(checkpoint_path(root, shard, last))
+        rows, prods = np.nonzero(state.inventory)
+        store_parts.append((sid[dcid == shard][rows], prods, state.inventory[rows, prods]))
+        prods = np.flatnonzero(state.dc_stock)
+        dc_parts.append((np.full(len(prods), shard), prods, state.dc_stock[prods]))
+    for name, parts, key in (
+        ("store_inventory_snapshots", store_parts, "StoreID"),
+        ("dc_inventory_snapshots", dc_parts, "DCID"),
+    ):
+        node, prod, qty = (np.concatenate(x) for x in zip(*parts, strict=True))
+        order = np.lexsort((prod, node))
+        table = to_arrow(
+            TABLES[name],
+            {
+                key: node[order],
+                "ProductID": prod[order],
+                "Qty": qty[order],
+                "SnapshotTS": np.full(len(order), ts),
+            },
+        )
+        write_table(table, root / "closing" / name, sc.output.format)
+
+
+class _Callback:
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+
+    def put(self, item: tuple[int, date, dict[str, int]]) -> None:
+        if self.progress:
+            self.progress(*item)
+
+
+def _drain(q: Any, progress: Progress | None, timeout: float) -> None:
+    import queue as queue_mod
+
+    try:
+        item = q.get(timeout=timeout) if timeout else q.get_nowait()
+        while True:
+            if progress:
+                progress(*item)
+            item = q.get_nowait()
+    except queue_mod.Empty:
+        return
+
+
+def _merge(into: dict[str, int], more: dict[str, int]) -> None:
+    for k, v in more.items():
+        into[k] = into.get(k, 0) + v
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1

@@ -1,0 +1,381 @@
+"""The store: opening hours, checkout lanes, on-hand stock, and what its sensors see."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import simpy
+
+from sim.contract.ids import readable_ids, uniform
+from sim.world.model import CHECKOUT, ZONES, Catalog
+from sim.world.recorder import Recorder
+from sim.world.segments import members
+from sim.world.sensors import FT_INTERVAL, occupancy, pings, rssi
+from sim.world.till import TENDERS, Promotions, tax_cents
+from sim.world.visits import Visits
+
+CHECKOUT_STAY = 15  # stay number of the checkout in ping keys
+SALE_KEYS = 1 << 56  # store_inventory_txn keys of sales (other reasons use other bits)
+SUBSTITUTE_SHARE = 0.38  # on a stockout: 20% switch brand + 18% switch variety (Gruen 2002)
+
+
+@dataclass
+class StoreDay:
+    """What a store is on a given day (ids, hours in sim seconds, prices)."""
+
+    index: int
+    store_id: int
+    yyyymmdd: int
+    tax_rate: float
+    open_s: float
+    close_s: float
+    promos: Promotions
+    ble: np.ndarray  # per visit: whether the visitor's app has a BLE id
+    ble_ids: pa.Array  # BLE id by customer id
+    imp_shard: int
+    sensor_off: list[tuple[float, float]]  # spans (sim s) when the sensors are down
+
+
+class Store:
+    """A store's day on the SimPy clock; visits are processes, lanes a Resource."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        day: StoreDay,
+        lanes: int,
+        visits: Visits,
+        stock: np.ndarray,
+        catalog: Catalog,
+        recorder: Recorder,
+        rng: np.random.Generator,
+        ping_interval: float,
+    ) -> None:
+        self.env, self.day, self.visits, self.stock = env, day, visits, stock
+        self.catalog, self.rec, self.rng = catalog, recorder, rng
+        self.ping_interval = ping_interval
+        self.lanes = simpy.Resource(env, capacity=int(lanes))
+        n = len(visits)
+        self.sold = np.zeros(len(visits.line_prod), dtype=np.int64)
+        self.paid_at = np.zeros(n)
+        # a visit that does not buy meets nothing shared: its exit is known on arrival
+        self.exit_at = np.where(visits.buys, np.nan, visits.arrive + visits.shop)
+        self._sensed = np.zeros(n, dtype=bool)
+        self._off = visits.line_off.tolist()
+        self.queue_at = (visits.arrive + visits.shop).tolist()  # Python floats: a faster heap
+        self.service = visits.service.tolist()
+        self._paid: list[int] = []
+        self._stockouts: list[tuple[float, int, int]] = []
+        self._stockout_count: dict[int, int] = {}
+        self._receipts = self._paid_done = self._entered = 0
+        self._ft_from = env.now
+        self._stays: tuple[np.ndarray, ...] = (np.empty(0, np.int64),) + (np.empty(0),) * 2
+        order = np.argsort(visits.stay_visit, kind="stable")
+        self._stay_order = order
+        self._stay_off = np.searchsorted(visits.stay_visit[order], np.arange(n + 1))
+        self._beacons = pa.array([f"B-{day.store_id:04d}-{z}" for z in ZONES])
+        self._sensors = pa.array([f"FT-{day.store_id:04d}-{z}" for z in ZONES])
+        self._zones = pa.array(list(ZONES))
+        for i in np.flatnonzero(visits.buys).tolist():
+            env.process(visit(env, self, i))
+
+    # -- what visits do -----------------------------------------------------------
+    def checkout(self, i: int, now: float) -> None:
+        """Scan the basket of visit ``i``: sell what is on the shelf, never below zero."""
+        v = self.visits
+        lo, hi = self._off[i], self._off[i + 1]
+        prod = v.line_prod[lo:hi]
+        qty = v.line_qty[lo:hi]
+        have = self.stock[prod]
+        left = have - qty
+        if left.min() < 0:
+            prod = self._substitute(prod, qty, have)
+            v.line_prod[lo:hi] = prod
+            have = self.stock[prod]
+            sold = np.minimum(qty, have)
+            left = have - sold
+            if not sold.any():
+                return
+        else:
+            sold = qty
+        self.stock[prod] = left
+        self.sold[lo:hi] = sold
+        self.paid_at[i] = now
+        self._paid.append(i)
+        if left.min() == 0:
+            for p in prod[(sold > 0) & (left == 0)].tolist():
+                k = self._stockout_count[p] = self._stockout_count.get(p, -1) + 1
+                self._stockouts.append((now, p, k))
+
+    def _substitute(self, prod: np.ndarray, qty: np.ndarray, have: np.ndarray) -> np.ndarray:
+        """Short lines switch to a same-subcategory product in stock, at the published rate."""
+        short = np.flatnonzero(have < qty).tolist()
+        draws = self.rng.random(len(short)).tolist()
+        prod = prod.copy()
+        basket = set(prod.tolist())
+        sub, stock = self.catalog.substitute, self.stock
+        for j, u in zip(short, draws, strict=True):
+            alt = int(sub[prod[j]])
+            if u < SUBSTITUTE_SHARE and alt not in basket and stock[alt] >= qty[j]:
+                prod[j] = alt
+                basket.add(alt)
+        return prod
+
+    def exit(self, i: int, now: float) -> None:
+        self.exit_at[i] = now
+
+    # -- what gets recorded ----------------------------------------------------------
+    def key(self, local: np.ndarray, base: int = 0, shift: int = 32) -> np.ndarray:
+        """Row keys: the store's index in the shard above a key unique within the store."""
+        return base | (self.day.index << shift) | np.asarray(local, dtype=np.int64)
+
+    def flush(self, now: float, final: bool = False) -> None:
+        """Record everything that is complete at ``now``."""
+        self._record_entries(now)
+        self._record_receipts()
+        self._record_stockouts()
+        self._record_sensors(now, final)
+
+    def _record_entries(self, now: float) -> None:
+        v = self.visits
+        upto = int(np.searchsorted(v.arrive, now, side="right"))
+        if upto > self._entered and self.rec.wants("customer_entered"):
+            idx = np.arange(self._entered, upto)
+            self.rec.record(
+                "customer_entered",
+                v.arrive[idx],
+                self.key(idx),
+                {
+                    "StoreID": np.full(len(idx), self.day.store_id),
+                    "CustomerID": _nullable(v.customer[idx]),
+                    "VisitId": readable_ids(
+                        "V", (self.day.store_id, 5), (self.day.yyyymmdd, 8), (idx, 6), n=len(idx)
+                    ),
+                },
+            )
+        self._entered = upto
+
+    def _record_receipts(self) -> None:
+        idx = np.asarray(self._paid[self._paid_done :], dtype=np.int64)
+        self._paid_done = len(self._paid)
+        if not len(idx):
+            return
+        v, d = self.visits, self.day
+        seq = np.arange(self._receipts, self._receipts + len(idx))
+        self._receipts += len(idx)
+        receipt_ids = readable_ids("R", (d.store_id, 5), (d.yyyymmdd, 8), (seq, 6), n=len(idx))
+        owner, line = members(v.line_off, idx)
+        keep = self.sold[line] > 0
+        owner, line = owner[keep], line[keep]
+        prod, qty = v.line_prod[line], self.sold[line]
+        unit = d.promos.price[prod]
+        ext = qty * unit
+        subtotal = np.bincount(owner, weights=ext, minlength=len(idx)).astype(np.int64)
+        tax = tax_cents(subtotal, d.tax_rate)
+        t = self.paid_at[idx]
+        tender = pa.array(list(TENDERS)).take(pa.array(v.tender[idx]))
+        store = np.full(len(idx), d.store_id)
+        imp = v.imp_seq[idx] >= 0
+        impression = readable_ids(
+            "I", (d.imp_shard, 3), (v.imp_day[idx], 5), (v.imp_seq[idx], 7), n=len(idx)
+        )
+        rid = receipt_ids.take(pa.array(owner))
+        first = np.r_[True, owner[1:] != owner[:-1]]
+        line_no = (
+            np.arange(len(owner))
+            - np.maximum.accumulate(np.where(first, np.arange(len(owner)), 0))
+            + 1
+        )
+        code = d.promos.code[prod]
+        promo = pa.array(d.promos.codes + [None]).take(
+            pa.array(np.where(code < 0, len(d.promos.codes), code))
+        )
+        self.rec.record(
+            "receipts",
+            t,
+            self.key(seq),
+            {
+                "StoreID": store,
+                "CustomerID": _nullable(v.customer[idx]),
+                "ReceiptId": receipt_ids,
+                "Subtotal": subtotal,
+                "Tax": tax,
+                "Total": subtotal + tax,
+                "TenderType": tender,
+                "ImpressionId": pa.array(
+                    np.where(imp, impression.to_numpy(zero_copy_only=False), None), type=pa.string()
+                ),
+            },
+        )
+        lt = t[owner]
+        self.rec.record(
+            "receipt_lines",
+            lt,
+            self.key(line),
+            {
+                "ReceiptId": rid,
+                "Line": line_no,
+                "ProductID": prod,
+                "Qty": qty,
+                "UnitPrice": unit,
+                "ExtPrice": ext,
+                "PromoCode": promo,
+                "StoreID": np.full(len(owner), d.store_id),
+            },
+        )
+        self.rec.record(
+            "store_inventory_txn",
+            lt,
+            self.key(line, SALE_KEYS),
+            {
+                "StoreID": np.full(len(owner), d.store_id),
+                "ProductID": prod,
+                "QtyDelta": -qty,
+                "Reason": pa.array(["SALE"] * len(owner)),
+                "Source": pa.array(["STORE"] * len(owner)),
+                "Reference": rid,
+            },
+        )
+        if self.rec.wants("payment_processed"):
+            self.rec.record(
+                "payment_processed",
+                t,
+                self.key(seq),
+                {
+                    "StoreID": store,
+                    "ReceiptId": receipt_ids,
+                    "TenderType": tender,
+                    "Amount": subtotal + tax,
+                },
+            )
+
+    def units_sold(self) -> np.ndarray:
+        """Units sold today per product id."""
+        v = self.visits
+        return np.bincount(v.line_prod, weights=self.sold, minlength=len(self.stock)).astype(
+            np.int64
+        )
+
+    def _record_stockouts(self) -> None:
+        if not self._stockouts:
+            return
+        t, p, k = (np.array(x) for x in zip(*self._stockouts, strict=True))
+        self._stockouts = []
+        self.rec.record(
+            "stockout_detected",
+            t,
+            self.key(p << 8 | k),
+            {"StoreID": np.full(len(t), self.day.store_id), "ProductID": p},
+        )
+
+    def _record_sensors(self, now: float, final: bool) -> None:
+        v = self.visits
+        idx = np.flatnonzero(~self._sensed & (self.exit_at <= now))
+        self._sensed[idx] = True
+        owner, pos = members(self._stay_off, idx)
+        s = self._stay_order[pos]
+        number = pos - self._stay_off[idx][owner]
+        buyers = idx[v.buys[idx]]
+        visit_ = np.r_[v.stay_visit[s], buyers]
+        number = np.r_[number, np.full(len(buyers), CHECKOUT_STAY)]
+        zone = np.r_[v.stay_zone[s], np.full(len(buyers), CHECKOUT)]
+        start = np.r_[v.stay_start[s], v.arrive[buyers] + v.shop[buyers]]
+        end = np.r_[v.stay_end[s], self.exit_at[buyers]]
+        self._record_pings(visit_, number, zone, start, end)
+        self._record_traffic(zone, start, end, now, final)
+
+    def _record_pings(
+        self,
+        visit_: np.ndarray,
+        number: np.ndarray,
+        zone: np.ndarray,
+        start: np.ndarray,
+        end: np.ndarray,
+    ) -> None:
+        seen = self.day.ble[visit_]
+        if not seen.any():
+            return
+        stay, k, t = pings(start[seen], end[seen], self.ping_interval)
+        key = self.key(visit_[seen][stay] << 24 | number[seen][stay] << 20 | k, shift=48)
+        seed = self.rec.seed
+        t = np.minimum(t + 2.0 * uniform(seed, 1, key), end[seen][stay])
+        z = zone[seen][stay]
+        on = _sensing(t, self.day.sensor_off)
+        if not on.all():
+            t, key, z, stay = t[on], key[on], z[on], stay[on]
+        self.rec.record(
+            "ble_pings",
+            t,
+            key,
+            {
+                "StoreID": np.full(len(t), self.day.store_id),
+                "BeaconId": self._beacons.take(pa.array(z)),
+                "CustomerBLEId": self.day.ble_ids.take(self.visits.customer[visit_[seen][stay]]),
+                "RSSI": rssi(uniform(seed, 2, key), uniform(seed, 3, key)),
+                "Zone": self._zones.take(pa.array(z)),
+            },
+        )
+
+    def _record_traffic(
+        self, zone: np.ndarray, start: np.ndarray, end: np.ndarray, now: float, final: bool
+    ) -> None:
+        z0, s0, e0 = self._stays
+        zone, start, end = np.r_[z0, zone], np.r_[s0, start], np.r_[e0, end]
+        v = self.visits
+        arrived = int(np.searchsorted(v.arrive, now, side="right"))
+        out = self.exit_at[:arrived]
+        inside = np.flatnonzero(np.isnan(out) | (out > now))
+        upto = now if not len(inside) else min(now, v.arrive[inside[0]])
+        if final:
+            upto = now
+        upto = np.floor(upto / FT_INTERVAL) * FT_INTERVAL
+        if upto > self._ft_from:
+            k, z, count, dwell = occupancy(zone, start, end, upto, self._ft_from)
+            on = _sensing(k, self.day.sensor_off)
+            k, z, count, dwell = k[on], z[on], count[on], dwell[on]
+            key = self.key((k / FT_INTERVAL).astype(np.int64) << 4 | z, shift=36)
+            self.rec.record(
+                "foot_traffic",
+                k,
+                key,
+                {
+                    "StoreID": np.full(len(k), self.day.store_id),
+                    "SensorId": self._sensors.take(pa.array(z)),
+                    "Zone": self._zones.take(pa.array(z)),
+                    "Dwell": np.round(dwell, 1),
+                    "Count": count,
+                },
+            )
+            self._ft_from = upto
+        keep = end >= self._ft_from
+        self._stays = (zone[keep], start[keep], end[keep])
+
+
+def _sensing(t: np.ndarray, spans: list[tuple[float, float]]) -> np.ndarray:
+    """Which times fall outside every sensor outage."""
+    ok = np.ones(len(t), dtype=bool)
+    for a, b in spans:
+        ok &= (t < a) | (t >= b)
+    return ok
+
+
+def _nullable(ids: np.ndarray) -> pa.Array:
+    return pa.array(ids, type=pa.int64(), mask=ids < 0)
+
+
+def visit(env: simpy.Environment, store: Store, i: int) -> Generator[simpy.Event, object, None]:
+    """A visit that buys: shop, queue for a lane, pay, leave.
+
+    Visits that leave without buying share nothing with others (no lane, no stock),
+    so their walk is fully drawn in :func:`plan_visits` and needs no process.
+    """
+    yield env.timeout(store.queue_at[i] - env.now)
+    lane = store.lanes.request()
+    yield lane
+    yield env.timeout(store.service[i])
+    store.checkout(i, env.now)
+    store.lanes.release(lane)
+    store.exit(i, env.now)

@@ -1,0 +1,113 @@
+"""Replenishment decisions: stores and DCs review their stock once a day.
+
+Both use a periodic-review (s, S) policy on expected demand (``ShardMaster.demand``):
+when on hand + on order falls to the reorder point ``s`` an order brings the position
+up to ``S``. A store orders from its DC (delivered by the DC's trucks, usually the next
+morning); a DC orders from suppliers (delivered after the product's supplier lead
+time). See ``docs/supply-chain.md``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+
+from sim.world.inventory import record_store_txn
+from sim.world.store import Store
+
+if TYPE_CHECKING:
+    from sim.world.day import ShardDay
+
+MIN_SHELF_UNITS = 3  # a carried product is kept at a few facings at least
+
+
+def store_review(sd: ShardDay, store: Store, rng: np.random.Generator) -> None:
+    """End-of-day review of one store: shrink and returns, then the order to the DC."""
+    sc, s, now = sd.sc, store.day.index, sd.env.now
+    sold = store.units_sold()
+    _adjust(sd, store, rng, sold, now)
+    d = sd.demand_today[s]
+    carried = sd.m.opening[s] > 0
+    stock, on_order = sd.inventory[s], sd.on_order[s]
+    position = stock + on_order
+    point = np.maximum(np.ceil(d * sc.supply.reorder_point_days), 1)
+    upto = np.maximum(np.ceil(d * sc.supply.order_up_to_days), MIN_SHELF_UNITS)
+    qty = np.where(carried & (position <= point), upto - position, 0).astype(np.int64)
+    qty = np.maximum(qty, 0)
+    prods = np.flatnonzero(qty)
+    on_order[prods] += qty[prods]
+    sd.backlog[s, prods] += qty[prods]
+    if sd.rec.wants("reorder_triggered") and len(prods):
+        sd.rec.record(
+            "reorder_triggered",
+            np.full(len(prods), now),
+            (s + 1) << 32 | prods,
+            {
+                "NodeType": pa.array(["STORE"] * len(prods)),
+                "NodeID": np.full(len(prods), store.day.store_id),
+                "ProductID": prods,
+                "OnHand": stock[prods],
+                "OnOrder": on_order[prods] - qty[prods],
+                "OrderQty": qty[prods],
+            },
+        )
+
+
+def _adjust(
+    sd: ShardDay, store: Store, rng: np.random.Generator, sold: np.ndarray, now: float
+) -> None:
+    """Shrink (theft, spoilage) takes units away; customer returns bring some back."""
+    sup = sd.sc.supply
+    stock = sd.inventory[store.day.index]
+    shrink = np.minimum(rng.poisson(sold * sup.shrink_rate), stock)
+    returns = rng.binomial(sold, sup.return_rate)
+    stock -= shrink
+    stock += returns
+    for reason, qty, sign, base in (("SHRINK", shrink, -1, 2), ("RETURN", returns, 1, 3)):
+        prods = np.flatnonzero(qty)
+        record_store_txn(
+            sd.rec,
+            store.day.store_id,
+            np.full(len(prods), now),
+            prods,
+            sign * qty[prods],
+            reason,
+            "STORE",
+            None,
+            store.key(prods, base << 52),
+        )
+
+
+def dc_review(sd: ShardDay, rng: np.random.Generator) -> None:
+    """End-of-day review of the DC: purchase orders to suppliers."""
+    sup, cat = sd.sc.supply, sd.catalog
+    demand = sd.demand_today.sum(axis=0)
+    lead = cat.lead_days
+    position = sd.dc_stock + sd.dc_on_order - sd.backlog.sum(axis=0)
+    point = np.ceil(demand * (lead + sup.dc_reorder_point_days))
+    upto = np.ceil(demand * (lead + sup.dc_order_up_to_days))
+    qty = np.where((demand > 0) & (position <= point), upto - position, 0).astype(np.int64)
+    prods = np.flatnonzero(qty > 0)
+    if not len(prods):
+        return
+    due = sd.day_no + lead[prods]
+    sd.dc_on_order[prods] += qty[prods]
+    po = sd.purchase_orders
+    for k, v in (("due", due), ("product", prods), ("qty", qty[prods])):
+        po[k] = np.r_[po.get(k, np.empty(0, np.int64)), v]
+    if sd.rec.wants("reorder_triggered"):
+        sd.rec.record(
+            "reorder_triggered",
+            np.full(len(prods), sd.env.now),
+            prods,
+            {
+                "NodeType": pa.array(["DC"] * len(prods)),
+                "NodeID": np.full(len(prods), sd.m.shard),
+                "ProductID": prods,
+                "OnHand": sd.dc_stock[prods],
+                "OnOrder": sd.dc_on_order[prods] - qty[prods],
+                "OrderQty": qty[prods],
+            },
+        )
