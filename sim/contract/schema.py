@@ -1,84 +1,53 @@
 """The one definition of every table and event stream.
 
 Writers, the validator, real-time event payloads and the generated docs all read
-these definitions. Column kinds map to Arrow types:
-
-=========  ==============================  =====================================
-kind       Arrow type                      written in CSV as
-=========  ==============================  =====================================
-``int``    int64                           ``42``
-``str``    string                          text
-``bool``   bool                            ``true`` / ``false``
-``money``  decimal128(12, 2)               ``12.34`` (exact cents)
-``float``  float64                         ``0.25``
-``ts``     timestamp[ms, UTC]              ``2024-01-01T08:15:30.250Z``
-``date``   date32                          ``2024-01-01``
-=========  ==============================  =====================================
+these definitions: the columns (kinds in :mod:`sim.contract.table`), the codes a coded
+column may hold (:mod:`sim.contract.vocab`), the event types rows are reported as, and
+each table's :class:`TableCode`, the number its TraceIds are derived from.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from enum import IntEnum
 
-import pyarrow as pa
-
-Kind = Literal["int", "str", "bool", "money", "float", "ts", "date"]
-TableKind = Literal["master", "fact", "event"]
-
-ARROW_TYPES: dict[str, pa.DataType] = {
-    "int": pa.int64(),
-    "str": pa.string(),
-    "bool": pa.bool_(),
-    "money": pa.decimal128(12, 2),
-    "float": pa.float64(),
-    "ts": pa.timestamp("ms", tz="UTC"),
-    "date": pa.date32(),
-}
+from sim.contract import vocab as v
+from sim.contract.table import (  # noqa: F401 (the table types are re-exported)
+    ARROW_TYPES,
+    Column,
+    Kind,
+    Table,
+    TableKind,
+    coded,
+)
+from sim.contract.table import table as _t
 
 
-@dataclass(frozen=True)
-class Column:
-    name: str
-    kind: Kind
-    doc: str
-    nullable: bool = False
+class TableCode(IntEnum):
+    """Each table's code in its TraceIds. Part of the output contract: never renumber;
+    a new table takes the next free number (tests/test_contract.py holds the list)."""
 
-
-@dataclass(frozen=True)
-class Table:
-    name: str
-    kind: TableKind
-    doc: str
-    columns: tuple[Column, ...]
-    event_type: str | None = None  # the real-time event that reports one row
-    key: str | None = None  # the column whose value is the event's partition key
-
-    @property
-    def names(self) -> list[str]:
-        return [c.name for c in self.columns]
-
-    def arrow_schema(self) -> pa.Schema:
-        return pa.schema(
-            [pa.field(c.name, ARROW_TYPES[c.kind], nullable=c.nullable) for c in self.columns]
-        )
-
-    def column(self, name: str) -> Column:
-        for c in self.columns:
-            if c.name == name:
-                return c
-        raise KeyError(name)
-
-
-def _t(
-    name: str,
-    kind: TableKind,
-    doc: str,
-    *cols: tuple,
-    event_type: str | None = None,
-    key: str | None = None,
-) -> Table:
-    return Table(name, kind, doc, tuple(Column(*c) for c in cols), event_type, key)
+    geographies_master = 0
+    distribution_centers = 1
+    stores = 2
+    trucks = 3
+    customers = 4
+    products_master = 5
+    dc_inventory_snapshots = 6
+    store_inventory_snapshots = 7
+    receipts = 8
+    receipt_lines = 9
+    store_inventory_txn = 10
+    foot_traffic = 11
+    ble_pings = 12
+    marketing = 13
+    dc_inventory_txn = 14
+    truck_moves = 15
+    online_orders = 16
+    reorder_triggered = 17
+    customer_entered = 18
+    payment_processed = 19
+    stockout_detected = 20
+    store_status = 21
 
 
 _TRACE = ("TraceId", "str", "Unique id of the fact, equal to the trace_id of its event.")
@@ -201,7 +170,7 @@ FACTS: tuple[Table, ...] = (
         ("Subtotal", "money", "Sum of ExtPrice of the lines."),
         ("Tax", "money", "Sales tax at the store's rate, rounded half up to the cent."),
         ("Total", "money", "Subtotal + Tax."),
-        ("TenderType", "str", "CREDIT, DEBIT, CASH or MOBILE."),
+        coded("TenderType", "How the basket was paid.", v.TENDERS),
         ("ImpressionId", "str", "marketing.ImpressionId that caused the visit, if any.", True),
         event_type="receipt_created",
         key="StoreID",
@@ -221,6 +190,7 @@ FACTS: tuple[Table, ...] = (
         ("PromoCode", "str", "Promotion applied, if any.", True),
         ("StoreID", "int", "stores.ID (the partition key of the event)."),
         event_type="receipt_line_added",
+        also_events={"promotion_applied": "PromoCode"},
         key="StoreID",
     ),
     _t(
@@ -232,8 +202,10 @@ FACTS: tuple[Table, ...] = (
         ("StoreID", "int", "stores.ID."),
         ("ProductID", "int", "products_master.ID."),
         ("QtyDelta", "int", "Change in units (negative out)."),
-        ("Reason", "str", "SALE, RECEIPT, SHRINK, DAMAGE, RETURN."),
-        ("Source", "str", "STORE, TRUCK or ONLINE."),
+        coded("Reason", "Why the units changed.", v.STORE_TXN_REASONS),
+        coded(
+            "Source", "What moved them: the store, a truck, an online order.", v.STORE_TXN_SOURCES
+        ),
         ("Reference", "str", "ReceiptId or ShipmentId behind the change.", True),
         event_type="inventory_updated",
         key="StoreID",
@@ -246,7 +218,7 @@ FACTS: tuple[Table, ...] = (
         ("EventTS", "ts", "Start of the interval (UTC)."),
         ("StoreID", "int", "stores.ID."),
         ("SensorId", "str", "Sensor covering the zone."),
-        ("Zone", "str", "Zone of the store."),
+        coded("Zone", "Zone of the store.", v.ZONES),
         ("Dwell", "float", "Mean seconds the visitors spent in the zone in the interval."),
         ("Count", "int", "Distinct visitors present in the zone during the interval."),
         event_type="foot_traffic_counted",
@@ -262,7 +234,7 @@ FACTS: tuple[Table, ...] = (
         ("BeaconId", "str", "Beacon that heard the customer."),
         ("CustomerBLEId", "str", "customers.BLEId."),
         ("RSSI", "int", "Signal strength in dBm (closer = higher)."),
-        ("Zone", "str", "Zone of the beacon."),
+        coded("Zone", "Zone of the beacon.", v.ZONES),
         event_type="ble_ping_detected",
         key="StoreID",
     ),
@@ -272,13 +244,13 @@ FACTS: tuple[Table, ...] = (
         "Ad impressions with their cost.",
         _TRACE,
         _TS,
-        ("Channel", "str", "SEARCH, SOCIAL, DISPLAY or EMAIL."),
+        coded("Channel", "Ad channel.", v.AD_CHANNELS),
         ("CampaignId", "str", "Campaign."),
         ("CreativeId", "str", "Creative shown."),
         ("CustomerAdId", "str", "customers.AdId reached."),
         ("ImpressionId", "str", "Impression id; receipts.ImpressionId refers to it."),
         ("Cost", "float", "Cost of the impression in dollars (fractions of a cent)."),
-        ("Device", "str", "MOBILE, DESKTOP or TABLET."),
+        coded("Device", "Device the ad was shown on.", v.AD_DEVICES),
         ("StoreID", "int", "The home store of the customer reached (partition key)."),
         event_type="ad_impression",
         key="StoreID",
@@ -292,8 +264,12 @@ FACTS: tuple[Table, ...] = (
         ("DCID", "int", "distribution_centers.ID."),
         ("ProductID", "int", "products_master.ID."),
         ("QtyDelta", "int", "Change in units (negative out)."),
-        ("Reason", "str", "SHIPMENT, RECEIPT, SALE, DAMAGE."),
-        ("Source", "str", "TRUCK (stores), SUPPLIER or ONLINE."),
+        coded("Reason", "Why the units changed.", v.DC_TXN_REASONS),
+        coded(
+            "Source",
+            "What moved them: a truck to the stores, a supplier delivery, an online order.",
+            v.DC_TXN_SOURCES,
+        ),
         ("Reference", "str", "ShipmentId or OrderId behind the change.", True),
         event_type="dc_inventory_updated",
         key="DCID",
@@ -308,11 +284,11 @@ FACTS: tuple[Table, ...] = (
         ("DCID", "int", "distribution_centers.ID."),
         ("StoreID", "int", "stores.ID.", True),
         ("ShipmentId", "str", "Shipment."),
-        ("Status", "str", "SCHEDULED, LOADING, IN_TRANSIT, ARRIVED, UNLOADING, COMPLETED."),
+        coded("Status", "Stage of the trip.", v.TRUCK_STATUSES),
         ("ETA", "ts", "Expected arrival."),
         ("ETD", "ts", "Expected departure."),
         ("Pallets", "float", "Pallets on board."),
-        event_type="truck_moved",
+        status_events=v.TRUCK_EVENTS,
         key="DCID",
     ),
 )
@@ -330,16 +306,16 @@ ONLINE = _t(
     ("Qty", "int", "Units."),
     ("UnitPrice", "money", "Price per unit."),
     ("ExtPrice", "money", "Qty x UnitPrice."),
-    (
-        "Status",
-        "str",
-        "CREATED, ALLOCATED, PICKED, SHIPPED, READY, DELIVERED, PICKED_UP, CANCELLED.",
+    coded("Status", "Stage of the line.", v.ORDER_STATUSES),
+    coded(
+        "FulfillmentType",
+        "How the line reaches the customer (SHIP_TO_HOME is fulfilled by the DC).",
+        v.FULFILLMENT_TYPES,
     ),
-    ("FulfillmentType", "str", "SHIP_TO_HOME (from the DC), STORE_PICKUP or SHIP_FROM_STORE."),
     ("NodeType", "str", "DC or STORE that fulfils the line; empty before allocation.", True),
     ("NodeID", "int", "distribution_centers.ID or stores.ID of the node.", True),
     ("StoreID", "int", "The customer's home store (partition key)."),
-    event_type="online_order_{status}",
+    status_events=v.ORDER_EVENTS,
     key="StoreID",
 )
 FACTS = (*FACTS, ONLINE)
@@ -351,7 +327,7 @@ EVENTS: tuple[Table, ...] = (
         "A store or DC reordered a product at its reorder point.",
         _TRACE,
         _TS,
-        ("NodeType", "str", "STORE or DC."),
+        coded("NodeType", "Whether a store or the DC reordered.", v.NODE_TYPES),
         ("NodeID", "int", "stores.ID or distribution_centers.ID."),
         ("ProductID", "int", "products_master.ID."),
         ("OnHand", "int", "Units on hand."),
@@ -403,8 +379,9 @@ EVENTS: tuple[Table, ...] = (
         _TRACE,
         _TS,
         ("StoreID", "int", "stores.ID."),
-        ("Status", "str", "OPENED or CLOSED."),
+        coded("Status", "What happened.", v.STORE_STATUSES),
         key="StoreID",
+        status_events=v.STORE_EVENTS,
     ),
 )
 
@@ -414,3 +391,8 @@ TABLES: dict[str, Table] = {t.name: t for t in (*MASTER, *FACTS, *EVENTS)}
 def table(name: str) -> Table:
     """The table called ``name``."""
     return TABLES[name]
+
+
+def code(name: str) -> int:
+    """The code of table ``name`` in its TraceIds (:class:`TableCode`)."""
+    return int(TableCode[name])

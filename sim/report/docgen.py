@@ -17,7 +17,7 @@ from pydantic.fields import FieldInfo
 
 from sim.config.calendar import day_start
 from sim.config.scenario import load_scenario
-from sim.contract.schema import EVENTS, FACTS, MASTER, Table
+from sim.contract.schema import EVENTS, FACTS, MASTER, Column, Table
 from sim.run.events import Pending, envelope
 from sim.run.history import load_shard
 from sim.run.realtime import Outbox, StreamRecorder
@@ -31,9 +31,17 @@ EXAMPLE_INGEST = datetime(2024, 3, 4, 18, 0, tzinfo=UTC)
 def _columns(t: Table) -> list[str]:
     rows = ["| column | type | meaning |", "|---|---|---|"]
     rows += [
-        f"| {c.name} | {c.kind}{' (nullable)' if c.nullable else ''} | {c.doc} |" for c in t.columns
+        f"| {c.name} | {c.kind}{' (nullable)' if c.nullable else ''} | {_meaning(c)} |"
+        for c in t.columns
     ]
     return rows
+
+
+def _meaning(c: Column) -> str:
+    """The column's doc, and the codes it may hold."""
+    if not c.values:
+        return c.doc
+    return f"{c.doc} One of {', '.join(f'`{v}`' for v in c.values)}."
 
 
 def tables_page() -> str:
@@ -98,7 +106,7 @@ def events_page(root: Path) -> str:
         "| event type | from table | partition key |",
         "|---|---|---|",
     ]
-    owners = {e: t for t in (*FACTS, *EVENTS) for e in _types_of(t)}
+    owners = {e: t for t in (*FACTS, *EVENTS) for e in t.event_types}
     for name in sorted(owners):
         t = owners[name]
         out.append(f"| `{name}` | {t.name} | {_key_of(t)} |")
@@ -110,37 +118,6 @@ def events_page(root: Path) -> str:
             body = json.loads(envelope(examples[name], EXAMPLE_INGEST))
             out += ["```json", json.dumps(body, indent=2), "```", ""]
     return "\n".join(out)
-
-
-def _types_of(t: Table) -> list[str]:
-    if t.name == "online_orders":
-        return [
-            "online_order_" + s
-            for s in (
-                "created",
-                "allocated",
-                "picked",
-                "shipped",
-                "ready",
-                "delivered",
-                "picked_up",
-                "cancelled",
-            )
-        ]
-    if t.name == "truck_moves":
-        return [
-            "truck_scheduled",
-            "truck_loading",
-            "truck_departed",
-            "truck_arrived",
-            "truck_unloading",
-            "truck_completed",
-        ]
-    if t.name == "store_status":
-        return ["store_opened", "store_closed"]
-    if t.name == "receipt_lines":
-        return ["receipt_line_added", "promotion_applied"]
-    return [t.event_type or t.name]
 
 
 def _key_of(t: Table) -> str:

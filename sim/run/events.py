@@ -22,7 +22,6 @@ from sim.contract.schema import TABLES, Table
 
 SCHEMA_VERSION = 1
 SOURCE = "retail-sim"
-TRUCK_EVENTS = {"IN_TRANSIT": "truck_departed", "ARRIVED": "truck_arrived"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +37,9 @@ class Pending:
 
 def event_types(table: Table, rows: pa.Table) -> list[str]:
     """The event type of each row (some tables name it after the row's status)."""
-    if table.name == "online_orders":
-        return ["online_order_" + s.lower() for s in rows["Status"].to_pylist()]
-    if table.name == "truck_moves":
-        return [TRUCK_EVENTS.get(s, "truck_" + s.lower()) for s in rows["Status"].to_pylist()]
-    if table.name == "store_status":
-        return ["store_" + s.lower() for s in rows["Status"].to_pylist()]
+    if table.status_events:
+        by_status = dict(table.status_events)
+        return [by_status[s] for s in rows["Status"].to_pylist()]
     return [table.event_type or table.name] * rows.num_rows
 
 
@@ -88,11 +84,11 @@ def pending_events(table_name: str, rows: pa.Table) -> list[Pending]:
     out = [
         Pending(m, t, k, i, p) for m, t, k, i, p in zip(ms, types, keys, ids, payloads, strict=True)
     ]
-    if table_name == "receipt_lines":  # a promoted line is also a promotion_applied event
+    for event_type, column in table.also_events:  # a promoted line is also promotion_applied
         out += [
-            Pending(e.ms, "promotion_applied", e.partition_key, e.trace_id, e.payload)
+            Pending(e.ms, event_type, e.partition_key, e.trace_id, e.payload)
             for e in out
-            if e.payload.get("PromoCode")
+            if e.payload.get(column)
         ]
     return out
 

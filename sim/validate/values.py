@@ -1,14 +1,13 @@
 """Value domains: coded columns hold one of their documented codes; quantities have
 the sign they must have.
 
-A column whose doc in :mod:`sim.contract.schema` is a list of codes (``CREDIT, DEBIT, CASH or
-MOBILE.``; parenthesised remarks ignored) must hold one of them; zones must be store
-zones of :data:`sim.world.model.ZONES`; :data:`RANGES` bounds numbers.
+A coded column of :mod:`sim.contract.schema` (one with ``Column.values``, the
+vocabularies of :mod:`sim.contract.vocab`) must hold one of its codes; :data:`RANGES`
+bounds numbers.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -19,11 +18,7 @@ import pyarrow.compute as pc
 from sim.contract.schema import TABLES
 from sim.validate.output import Output
 from sim.validate.registry import Findings, check
-from sim.world.model import ZONES
 
-_CODES = re.compile(r"^[A-Z][A-Z_]*(?:(?:, | or )[A-Z][A-Z_]*)+\.$")
-_REMARK = re.compile(r"\s*\([^)]*\)")
-ZONE_COLUMNS = {"foot_traffic": "Zone", "ble_pings": "Zone"}
 OPS: dict[str, Callable] = {
     ">": pc.greater,
     ">=": pc.greater_equal,
@@ -43,14 +38,8 @@ RANGES: dict[str, tuple[tuple[str, str, int], ...]] = {
 
 
 def codes() -> dict[tuple[str, str], tuple[str, ...]]:
-    """(table, column) -> allowed codes, from the schema docs and the store zones."""
-    out = {(t, c): tuple(ZONES) for t, c in ZONE_COLUMNS.items()}
-    for t in TABLES.values():
-        for c in t.columns:
-            doc = _REMARK.sub("", c.doc)
-            if c.kind == "str" and _CODES.match(doc):
-                out[(t.name, c.name)] = tuple(re.split(r", | or ", doc.rstrip(".")))
-    return out
+    """(table, column) -> allowed codes, from the schema."""
+    return {(t.name, c.name): c.values for t in TABLES.values() for c in t.columns if c.values}
 
 
 @check(

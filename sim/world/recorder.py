@@ -16,10 +16,10 @@ import pyarrow as pa
 
 from sim.contract.columns import to_arrow
 from sim.contract.ids import trace_ids
-from sim.contract.schema import TABLES
+from sim.contract.schema import TABLES, TableCode
 from sim.world.model import day_number
 
-TABLE_CODES = {name: i for i, name in enumerate(TABLES)}
+TABLE_CODES = {c.name: int(c) for c in TableCode}  # explicit, never renumbered
 Chunk = tuple[np.ndarray, np.ndarray, dict[str, Any]]
 
 
