@@ -50,6 +50,17 @@ def day_start(d: date) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=UTC) + DAY_START
 
 
+def sim_origin(first_day: date) -> float:
+    """Epoch seconds of simulated time 0: the start of an output folder's first business
+    day (its ``generation_state.json`` ``first_day``). Every shard's clock counts from it."""
+    return day_start(first_day).timestamp()
+
+
+def sim_origin_ms(first_day: date) -> int:
+    """:func:`sim_origin` in epoch milliseconds, as recorders and snapshots stamp it."""
+    return int(sim_origin(first_day) * 1000)
+
+
 def business_date(ts: datetime) -> date:
     """The business day that contains the instant ``ts``."""
     return (ts.astimezone(UTC) - DAY_START).date()

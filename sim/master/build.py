@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sim.config.calendar import day_start
+from sim.config.calendar import sim_origin_ms
 from sim.config.scenario import Scenario
 from sim.contract.columns import to_arrow
 from sim.contract.ids import keyed_hex, uniform
@@ -312,7 +312,7 @@ def _inventory(
     sc: Scenario, first_day: date, dcs: pa.Table, stores: pa.Table, products: pa.Table
 ) -> tuple[pa.Table, pa.Table]:
     rng = stream(sc.seed, Stream.MASTER_INVENTORY)
-    ts = int(day_start(first_day).timestamp() * 1000)
+    ts = sim_origin_ms(first_day)  # the opening snapshot is taken at simulated time 0
     n_p = products.num_rows
     pop = products["Popularity"].to_numpy()
     dc_ids = np.repeat(dcs["ID"].to_numpy(), n_p)

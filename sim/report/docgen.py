@@ -8,21 +8,19 @@ type with its payload columns and a real example, taken from one simulated day o
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import get_args
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from sim.config.calendar import day_start
+from sim.config.calendar import sim_origin_ms
 from sim.config.scenario import load_scenario
 from sim.contract.schema import EVENTS, FACTS, MASTER, Column, Table
 from sim.run.events import Pending, envelope
-from sim.run.history import load_shard
 from sim.run.realtime import Outbox, StreamRecorder
-from sim.world.day import ShardDay
-from sim.world.state import WorldState
+from sim.run.shard import ShardLoop
 
 EXAMPLE_SCENARIO = Path("tests/scenarios/tiny.yaml")
 EXAMPLE_INGEST = datetime(2024, 3, 4, 18, 0, tzinfo=UTC)
@@ -71,21 +69,15 @@ def _examples(root: Path) -> dict[str, Pending]:
     prepare(sc, period, root)
     first: dict[str, Pending] = {}
     outbox = Outbox(0)
+    days = [period.first, period.first + timedelta(days=1)]
     for shard in range(1, sc.volume.dcs + 1):
-        ctx = load_shard(sc, root, shard, period.first)
         rec = StreamRecorder(
-            sc.seed,
-            shard,
-            int(day_start(period.first).timestamp() * 1000),
-            root / "scratch",
-            sc.output.format,
-            outbox,
+            sc.seed, shard, sim_origin_ms(period.first), root / "scratch", sc.output.format, outbox
         )
-        state = WorldState.opening(ctx.m)
-        for d in (period.first, date.fromordinal(period.first.toordinal() + 1)):
-            state = ShardDay(ctx, state, d, rec).finish()
-            rec.end_day()
-        rec.close()
+        loop = ShardLoop(sc, root, shard, period.first, rec)
+        for _ in loop.run(days, checkpoint=False):
+            pass
+        loop.close()
     for e in outbox.due(2**62):
         first.setdefault(e.event_type, e)
     return first

@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from sim.config.calendar import day_start
+from sim.config.calendar import day_start, sim_origin_ms
 from sim.config.scenario import Period, Scenario
 from sim.contract.columns import to_arrow
 from sim.contract.schema import TABLES
 from sim.contract.writer import read_table, write_table
-from sim.errors import InputError
+from sim.errors import InputError, RunError
 from sim.master.build import build_master, write_master
 from sim.master.dictionaries import load_dictionaries
 from sim.run.files import FileRecorder
@@ -31,9 +31,9 @@ from sim.run.output import (
     prune_checkpoints,
     settings,
 )
-from sim.world.day import Shard, ShardDay
-from sim.world.disruptions import Disruptions, check_targets
-from sim.world.model import Catalog, ShardMaster, load_master
+from sim.run.shard import ShardLoop
+from sim.world.disruptions import check_targets
+from sim.world.model import load_master
 from sim.world.state import WorldState
 
 Progress = Callable[[int, date, dict[str, int]], None]
@@ -114,45 +114,32 @@ def _days(first: date, last: date) -> list[date]:
 def run_shard(
     sc: Scenario, root: Path, shard: int, first_day: date, days: list[date], queue: Any = None
 ) -> dict[str, int]:
-    """Simulate ``days`` of one shard, writing partitions and the final checkpoint."""
-    ctx = load_shard(sc, root, shard, first_day)
-    state = starting_state(root, ctx, days[0])
-    t0_ms = int(day_start(first_day).timestamp() * 1000)
-    rec = FileRecorder(sc.seed, shard, t0_ms, root, sc.output.format)
+    """Simulate ``days`` of one shard, writing partitions and the final checkpoint.
+
+    A failure is raised as a :class:`RunError` naming the shard and the day (it crosses
+    the process boundary as one line, not as the worker's traceback).
+    """
     totals: dict[str, int] = {}
-    for d in days:
-        sd = ShardDay(ctx, state, d, rec)
-        state = sd.finish()
-        counts = rec.end_day()
-        for k, v in counts.items():
-            totals[k] = totals.get(k, 0) + v
-        if queue is not None:
-            queue.put((shard, d, counts))
-    rec.close()
-    state.save(checkpoint_path(root, shard, days[-1]))
+    done = 0
+    try:
+        rec = FileRecorder(sc.seed, shard, sim_origin_ms(first_day), root, sc.output.format)
+        loop = ShardLoop(sc, root, shard, first_day, rec)
+        for d, counts in loop.run(days):
+            done += 1
+            _merge(totals, counts)
+            if queue is not None:
+                queue.put((shard, d, counts))
+        loop.close()
+    except (InputError, RunError):
+        raise
+    except Exception as e:  # noqa: BLE001 (any failure of the simulation ends the run)
+        day = days[min(done, len(days) - 1)]
+        raise RunError(f"shard {shard}, day {day}: {_one_line(e)}") from None
     return totals
 
 
-def starting_state(root: Path, shard: Shard, day: date) -> WorldState:
-    """The world a shard starts ``day`` with: the previous day's checkpoint, or the
-    opening snapshot on the first day."""
-    if day > shard.first_day:
-        return WorldState.load(checkpoint_path(root, shard.m.shard, day - timedelta(days=1)))
-    return WorldState.opening(shard.m)
-
-
-def load_shard(sc: Scenario, root: Path, shard: int, first_day: date) -> Shard:
-    """What a shard needs, read from the master data in ``root``."""
-    master = load_master(root, sc.output.format)
-    m = ShardMaster.from_master(sc, master, shard)
-    t0 = day_start(first_day).timestamp()
-    return Shard(
-        sc,
-        m,
-        Catalog.from_master(master),
-        Disruptions.build(sc, master, shard, t0, m.store_ids),
-        first_day,
-    )
+def _one_line(e: BaseException) -> str:
+    return f"{type(e).__name__}: {' '.join(str(e).split())}".rstrip(": ")
 
 
 def run_history(

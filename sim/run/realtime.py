@@ -32,19 +32,19 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
-from sim.config.calendar import business_date, day_start
+from sim.config.calendar import business_date, day_start, sim_origin, sim_origin_ms
 from sim.config.clock import WallClock
 from sim.config.scenario import Period, Scenario
 from sim.contract.schema import TABLES
 from sim.errors import InputError
 from sim.run.events import Pending, envelope, pending_events
 from sim.run.files import FileRecorder
-from sim.run.history import load_shard, record_generated, run_history, starting_state
-from sim.run.output import GenerationState, checkpoint_path
+from sim.run.history import record_generated, run_history
+from sim.run.output import GenerationState
+from sim.run.shard import ShardLoop
 from sim.sinks import RealtimeSettings, Sink, make_sink
 from sim.sinks.base import OutEvent
 from sim.sinks.metrics_view import MetricsView
-from sim.world.day import Shard, ShardDay
 
 LOOKAHEAD = 3 * 3600.0  # sim seconds the world runs ahead of what is released
 TICK = 0.1  # wall seconds between steps
@@ -191,20 +191,21 @@ class RealtimeRun:
             int(day_start(today).timestamp() * 1000),
         )
         outbox = Outbox(released_ms)
-        t0 = day_start(first).timestamp()
-        shards = [
-            load_shard(self.sc, self.root, s, first) for s in range(1, self.sc.volume.dcs + 1)
-        ]
-        recs = [
-            StreamRecorder(
-                self.sc.seed, c.m.shard, int(t0 * 1000), self.root, self.sc.output.format, outbox
+        t0 = sim_origin(first)
+        loops = [
+            ShardLoop(
+                self.sc,
+                self.root,
+                s,
+                first,
+                StreamRecorder(
+                    self.sc.seed, s, sim_origin_ms(first), self.root, self.sc.output.format, outbox
+                ),
             )
-            for c in shards
+            for s in range(1, self.sc.volume.dcs + 1)
         ]
-        days = [
-            ShardDay(c, starting_state(self.root, c, today), today, r)
-            for c, r in zip(shards, recs, strict=True)
-        ]
+        for loop in loops:
+            loop.begin(today)
         clock = Clock(released_ms / 1000, self.settings.speed, self.wall)
         report = Report()
         view = MetricsView(title=f"real-time x{self.settings.speed:g} -> {self.settings.sink}")
@@ -220,7 +221,7 @@ class RealtimeRun:
         try:
             while not self.stop.is_set():
                 target = min(clock.sim_now(), end_sim)
-                days = self._advance(shards, recs, days, target - t0, report)
+                self._advance(loops, target - t0, report)
                 batch = outbox.due(int(target * 1000))
                 if batch:
                     ingest = self.wall.now()
@@ -240,41 +241,28 @@ class RealtimeRun:
         finally:
             report.paced_seconds = time.monotonic() - started
             await sink.close()
-            for r in recs:
-                r.close()
+            for loop in loops:
+                loop.close()
             if live:
                 live.update(self._view(view, sink, clock, clock.sim_now(), report))
                 live.stop()
-            self._save(days[0].day, released_ms, clock, report)
+            self._save(loops[0].day or today, released_ms, clock, report)
         return report
 
-    def _advance(
-        self,
-        shards: list[Shard],
-        recs: list[StreamRecorder],
-        days: list[ShardDay],
-        target: float,
-        report: Report,
-    ) -> list[ShardDay]:
+    def _advance(self, loops: list[ShardLoop], target: float, report: Report) -> None:
         """Run every shard to ``target`` + lookahead, closing days that end before it."""
-        while days[0].end <= target + LOOKAHEAD:
-            day = days[0].day
-            states, rows = [], {}
-            for sd, rec in zip(days, recs, strict=True):
-                states.append(sd.finish())
-                for table, n in rec.end_day().items():
+        while loops[0].today.end <= target + LOOKAHEAD:
+            day = loops[0].today.day
+            rows: dict[str, int] = {}
+            for loop in loops:
+                for table, n in loop.end(checkpoint=True).items():
                     rows[table] = rows.get(table, 0) + n
-                rec.wait()
-                states[-1].save(checkpoint_path(self.root, sd.m.shard, day))
             record_generated(self.sc, self.root, self.history(), day, day, rows, mode="realtime")
             report.days_completed.append(day.isoformat())
-            days = [
-                ShardDay(c, st, day + timedelta(days=1), r)
-                for c, st, r in zip(shards, states, recs, strict=True)
-            ]
-        for sd in days:
-            sd.run(target + LOOKAHEAD)
-        return days
+            for loop in loops:
+                loop.begin(day + timedelta(days=1))
+        for loop in loops:
+            loop.today.run(target + LOOKAHEAD)
 
     def _save(self, day: date, released_ms: int, clock: Clock, report: Report) -> None:
         path = self.root / STATE
