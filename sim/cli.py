@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from rich.text import Text
 
@@ -19,7 +20,7 @@ from sim.errors import InputError, RunError
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # exit 2 with a short usage line
+    def error(self, message: str) -> NoReturn:  # exit 2 with a short usage line
         self.print_usage(sys.stderr)
         err.print(f"{self.prog}: error: {message}")
         raise SystemExit(2)

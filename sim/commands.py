@@ -152,7 +152,7 @@ def replay_dlq(args: argparse.Namespace) -> int:
     import asyncio
 
     from sim.sinks import make_sink
-    from sim.sinks.replay import replay_dead_letters
+    from sim.sinks.replay import ReplayReport, replay_dead_letters
 
     sc = load_scenario(args.scenario) if args.scenario else None
     settings = _realtime_settings(sc, args)
@@ -163,7 +163,7 @@ def replay_dlq(args: argparse.Namespace) -> int:
     except (ConnectionStringError, MissingExtraError) as e:
         raise InputError(str(e)) from None
 
-    async def replay() -> object:
+    async def replay() -> ReplayReport:
         try:
             return await replay_dead_letters(args.output, sink)
         finally:

@@ -72,8 +72,10 @@ class _Base(Section):
     def window(self) -> tuple[float, float]:
         """Start and end as UTC epoch seconds."""
         a = _instant(self.start)
-        b = _instant(self.end) if self.end is not None else a + self.duration_hours * 3600
-        return a, b
+        if self.end is not None:
+            return a, _instant(self.end)
+        assert self.duration_hours is not None  # _period: one of the two is given
+        return a, a + self.duration_hours * 3600
 
 
 def _instant(x: date | datetime) -> float:
@@ -152,7 +154,7 @@ def _untagged(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
     except ValidationError as e:
         details: list[Any] = []
         for err in e.errors():
-            loc, kind, ctx = err["loc"], err["type"], err.get("ctx")
+            loc, kind, ctx = err["loc"], err["type"], err.get("ctx") or {}
             if loc and loc[0] in KINDS:
                 loc = loc[1:]
             message = err["msg"]

@@ -6,6 +6,7 @@ raised as :class:`~sim.errors.InputError` (exit 2).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -205,7 +206,7 @@ class Shopping(Section):
     dwell_minutes_mean: float = Field(28, gt=1, le=240, description="Mean minutes shopping.")
     ble_ping_interval_s: float = Field(60, ge=5, le=600, description="Beacon report interval.")
     tender_mix: dict[Literal["CREDIT", "DEBIT", "CASH", "MOBILE"], float] = Field(
-        default_factory=lambda: dict(CREDIT=0.35, DEBIT=0.30, CASH=0.20, MOBILE=0.15),
+        default_factory=lambda: dict(CREDIT=0.35, DEBIT=0.30, CASH=0.20, MOBILE=0.15),  # type: ignore[arg-type]
         description="Share of in-person payments by count (Fed Diary of Consumer Payment Choice).",
     )
     promo_share: float = Field(0.20, ge=0, le=1, description="Products on promotion in a week.")
@@ -240,7 +241,7 @@ class Marketing(Section):
         3000, ge=0, description="Ad impressions per store per day, before seasonality."
     )
     channels: dict[Literal["SEARCH", "SOCIAL", "DISPLAY", "EMAIL"], Channel] = Field(
-        default_factory=lambda: {
+        default_factory=lambda: {  # type: ignore[arg-type]
             "SEARCH": Channel(share=0.15, visit_rate=0.035, cost_per_impression=0.086),
             "SOCIAL": Channel(share=0.35, visit_rate=0.012, cost_per_impression=0.010),
             "DISPLAY": Channel(share=0.40, visit_rate=0.008, cost_per_impression=0.004),
@@ -291,7 +292,7 @@ class Online(Section):
     share: float = Field(0.16, ge=0, lt=1, description="Online share of retail sales (Census).")
     lines_mean: float = Field(3.0, ge=1, le=30, description="Mean lines per online order.")
     fulfillment: dict[Literal["SHIP_TO_HOME", "STORE_PICKUP", "SHIP_FROM_STORE"], float] = Field(
-        default_factory=lambda: dict(SHIP_TO_HOME=0.60, STORE_PICKUP=0.25, SHIP_FROM_STORE=0.15),
+        default_factory=lambda: dict(SHIP_TO_HOME=0.60, STORE_PICKUP=0.25, SHIP_FROM_STORE=0.15),  # type: ignore[arg-type]
         description="How orders are fulfilled: from the DC, picked up, or shipped from a store.",
     )
 
@@ -396,7 +397,7 @@ def _line_map(text: str) -> dict[tuple[str, ...], int]:
     return lines
 
 
-def _describe(err: dict[str, Any]) -> str:
+def _describe(err: Mapping[str, Any]) -> str:
     kind, msg = err["type"], err["msg"]
     if kind == "extra_forbidden":
         return "unknown key"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -62,7 +63,7 @@ def timestamps(ms: np.ndarray) -> pa.Array:
     return pa.array(np.asarray(ms, dtype=np.int64), type=pa.int64()).cast(ARROW_TYPES["ts"])
 
 
-def to_arrow(table: Table, cols: dict[str, object]) -> pa.Table:
+def to_arrow(table: Table, cols: dict[str, Any]) -> pa.Table:
     """An Arrow table of ``table``'s schema; money columns are given in cents, ts in ms."""
     arrays = []
     for c in table.columns:

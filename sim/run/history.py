@@ -152,8 +152,7 @@ def run_history(
     workers = max(1, min(workers, len(plan.shards)))
     if workers == 1:
         for shard in plan.shards:
-            q = _Callback(progress)
-            _merge(totals, run_shard(sc, plan.root, shard, first, plan.days, q))
+            _merge(totals, run_shard(sc, plan.root, shard, first, plan.days, _Callback(progress)))
     else:
         ctx = mp.get_context("spawn")
         with ctx.Manager() as manager:

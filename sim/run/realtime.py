@@ -185,6 +185,7 @@ class RealtimeRun:
         now = self.wall.now()
         state = self.catch_up(now)
         first = date.fromisoformat(state.first_day)
+        assert state.last_day is not None  # history() requires generated days
         today = date.fromisoformat(state.last_day) + timedelta(days=1)
         released_ms = max(
             self._resume_point(today, int(now.timestamp() * 1000)),

@@ -41,7 +41,10 @@ class SinkMetrics:
 class Sink(Protocol):
     """Where real-time events go. All methods run on the caller's asyncio loop."""
 
-    metrics: SinkMetrics
+    @property
+    def metrics(self) -> SinkMetrics:
+        """The sink's running counters."""
+        ...
 
     async def start(self) -> None:
         """Open connections/files. Call once before `send`."""

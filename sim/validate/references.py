@@ -53,8 +53,8 @@ EXTRA: tuple[tuple[str, str, str, str, tuple[str, str] | None], ...] = (
 
 def references() -> list[Ref]:
     """Every reference the schema documents, for each section a table can appear in."""
-    pairs = [
-        (t.name, c.name, *m.groups(), None)
+    pairs: list[tuple[str, str, str, str, tuple[str, str] | None]] = [
+        (t.name, c.name, m.group(1), m.group(2), None)
         for t in TABLES.values()
         for c in t.columns
         if (m := _DOC_REF.match(c.doc))
