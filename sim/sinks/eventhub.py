@@ -10,6 +10,8 @@ Design:
   holds `batch_size` events, when its oldest event has waited `batch_timeout_ms`, or at
   flush. Batches are built by `amqp_batch.BatchBuilder` (same bytes as the SDK's
   `EventDataBatch.add`, a fraction of the cost) and sent with the SDK's `send_batch`.
+  Every message carries `message_id`, `content_type` and the `event_type` /
+  `schema_version` application properties (see `OutEvent`).
 * At most `max_buffer` events are held; `send()` awaits while the buffer is full.
 * The SDK's own retries are off (`retry_total=0`); each failed attempt counts towards the
   shared `CircuitBreaker` and is retried after an exponential, deterministically jittered
@@ -305,7 +307,7 @@ class EventHubSink:
         limit = self.settings.batch_size
         while queue and len(events) < limit:
             event = queue[0]
-            if builder.try_add(event.body):
+            if builder.try_add(event):
                 events.append(queue.popleft())
             elif not events:
                 oversized.append(queue.popleft())
