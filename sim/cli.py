@@ -111,6 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="stop after this many simulated seconds (default: until Ctrl-C)",
     )
+    rt.add_argument(
+        "--rate",
+        type=float,
+        metavar="EVENTS_PER_S",
+        help="cap released events per second (overrides realtime.max_events_per_second)",
+    )
     p.set_defaults(func=_cmd("run"))
 
     p = sub.add_parser(

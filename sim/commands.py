@@ -117,6 +117,11 @@ def _realtime_settings(sc: Scenario | None, args: argparse.Namespace) -> Realtim
     }
     if update.get("speed", 1) <= 0:
         raise InputError(f"--speed: expected a number > 0, got {args.speed}")
+    rate = getattr(args, "rate", None)
+    if rate is not None:
+        if not rate > 0:
+            raise InputError(f"--rate: expected events per second > 0, got {rate}")
+        update |= {"max_events_per_second": rate, "emit_interval_ms": None}
     return base.model_copy(update=update)
 
 
