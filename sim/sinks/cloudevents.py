@@ -85,10 +85,16 @@ def from_native(body: bytes, event_id: str, partition_key: str | None = None) ->
 
 
 def to_cloudevents(event: OutEvent) -> OutEvent:
-    """The same event with a CloudEvents body and content type (id and properties kept)."""
+    """The same event with a CloudEvents body and content type (id and properties kept).
+
+    A body that is not JSON (a `truncated` malformed fault) is sent as it is."""
+    try:
+        body = from_native(event.body, event.message_id, event.partition_key)
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        body = event.body
     return dataclasses.replace(
         event,
-        body=from_native(event.body, event.message_id, event.partition_key),
+        body=body,
         event_id=event.message_id,
         content_type=CONTENT_TYPE,
     )
