@@ -58,6 +58,32 @@ def require_eventhub_sdk() -> None:
         )
 
 
+def client_options(settings: RealtimeSettings) -> dict[str, Any]:
+    """Keyword arguments of `EventHubProducerClient` for the transport settings.
+
+    `transport: websocket` is AMQP over WebSockets (port 443 unless
+    `custom_endpoint_address` names another), for networks that block 5671; the SDK's
+    async websocket transport needs aiohttp (`pip install -e '.[eventhub]'`).
+    `custom_endpoint_address` (sb://host[:port]) connects there instead of the namespace
+    host, e.g. an application gateway or a private endpoint.
+    """
+    from azure.eventhub import TransportType
+
+    options: dict[str, Any] = {}
+    if settings.transport == "websocket":
+        if importlib.util.find_spec("aiohttp") is None:
+            raise MissingExtraError(
+                "realtime.transport: websocket needs the aiohttp package: "
+                "pip install -e '.[eventhub]'"
+            )
+        options["transport_type"] = TransportType.AmqpOverWebsocket
+    else:
+        options["transport_type"] = TransportType.Amqp
+    if settings.custom_endpoint_address:
+        options["custom_endpoint_address"] = settings.custom_endpoint_address
+    return options
+
+
 def backoff_delay(attempt: int, base_s: float, max_s: float, seed: str) -> float:
     """Delay before retry number `attempt` (1-based): base * 2**(attempt-1), capped, times a
     jitter factor in [0.5, 1.0] derived from `seed` (deterministic, no global RNG)."""
@@ -135,7 +161,10 @@ class EventHubSink:
         self._fast = fast_path_available()
         for lane in self._lanes:
             lane.client = EventHubProducerClient.from_connection_string(
-                self._conn_str, eventhub_name=self.hub, retry_total=0
+                self._conn_str,
+                eventhub_name=self.hub,
+                retry_total=0,
+                **client_options(self.settings),
             )
         install_log_redaction()
         await asyncio.gather(*(self._learn_limit(lane, at_start=True) for lane in self._lanes))
@@ -145,9 +174,10 @@ class EventHubSink:
             )
         self._started = True
         _LOG.info(
-            "eventhub sink started: hub %r (%s), %d producer(s), fast batches: %s",
+            "eventhub sink started: hub %r (%s, %s), %d producer(s), fast batches: %s",
             self.hub,
             self.endpoint_kind,
+            self.settings.transport,
             len(self._lanes),
             self._fast,
         )
