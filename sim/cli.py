@@ -183,6 +183,13 @@ def build_parser() -> argparse.ArgumentParser:
         "real example of each event from a small simulated day.",
     )
     p.add_argument("--folder", type=Path, default=Path("docs"), help="where (default: docs)")
+    p.add_argument(
+        "--fabric",
+        type=Path,
+        metavar="DIR",
+        help="write the Fabric/Eventhouse kit (KQL tables, JSON mappings, routing, README) "
+        "into DIR instead",
+    )
     p.set_defaults(func=_cmd("docs"))
     return parser
 

@@ -221,6 +221,15 @@ def clear(args: argparse.Namespace) -> int:
 def docs(args: argparse.Namespace) -> int:
     import tempfile
 
+    if getattr(args, "fabric", None) is not None:
+        from sim.report.fabric import write_fabric_kit
+
+        if args.fabric.exists() and not args.fabric.is_dir():
+            raise InputError(f"--fabric {args.fabric}: expected a folder, found a file")
+        files = write_fabric_kit(args.fabric)
+        out.print(f"wrote the Fabric kit: {len(files)} files in {args.fabric}")
+        return 0
+
     from sim.report.docgen import write_docs
 
     with tempfile.TemporaryDirectory() as scratch:

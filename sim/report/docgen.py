@@ -18,6 +18,7 @@ from pydantic.fields import FieldInfo
 from sim.config.calendar import day_start
 from sim.config.scenario import load_scenario
 from sim.contract.schema import EVENTS, FACTS, MASTER, Table
+from sim.report.fabric import event_types_of as _types_of
 from sim.run.events import Pending, envelope
 from sim.run.history import load_shard
 from sim.run.realtime import Outbox, StreamRecorder
@@ -110,37 +111,6 @@ def events_page(root: Path) -> str:
             body = json.loads(envelope(examples[name], EXAMPLE_INGEST))
             out += ["```json", json.dumps(body, indent=2), "```", ""]
     return "\n".join(out)
-
-
-def _types_of(t: Table) -> list[str]:
-    if t.name == "online_orders":
-        return [
-            "online_order_" + s
-            for s in (
-                "created",
-                "allocated",
-                "picked",
-                "shipped",
-                "ready",
-                "delivered",
-                "picked_up",
-                "cancelled",
-            )
-        ]
-    if t.name == "truck_moves":
-        return [
-            "truck_scheduled",
-            "truck_loading",
-            "truck_departed",
-            "truck_arrived",
-            "truck_unloading",
-            "truck_completed",
-        ]
-    if t.name == "store_status":
-        return ["store_opened", "store_closed"]
-    if t.name == "receipt_lines":
-        return ["receipt_line_added", "promotion_applied"]
-    return [t.event_type or t.name]
 
 
 def _key_of(t: Table) -> str:

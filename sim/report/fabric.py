@@ -1,0 +1,268 @@
+"""`python -m sim docs --fabric DIR`: a Microsoft Fabric Real-Time Intelligence kit
+(Eventhouse / KQL database) generated from `sim/contract/schema.py`.
+
+The kit holds:
+
+* `tables.kql`: the raw landing table `RetailEventsRaw` (one row per message) with JSON
+  ingestion mappings for both envelopes, and one table per event type whose columns
+  are the event's id (`EventId`), trace id (`TraceId`), every payload column (typed) and
+  the envelope's `IngestTimestamp`, `SchemaVersion` and `EventSource`;
+* `mappings/<event_type>.json`: the JSON ingestion mapping of each event-type table
+  (`$.payload.X` paths), for an Eventstream that routes by `event_type` straight into
+  the typed tables; `tables.kql` creates the same mappings in the database;
+* `routing.kql`: one function per event type that selects and types its rows from the
+  raw table, and an update policy that runs it on every ingestion into the raw table;
+* `README.md`: the Eventstream steps.
+
+Column kinds map to KQL types: int -> long, str -> string, bool -> bool, money ->
+decimal, float -> real, ts -> datetime, date -> datetime.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sim.contract.schema import EVENTS, FACTS, Column, Table
+
+RAW = "RetailEventsRaw"
+KQL_TYPES = {
+    "int": "long",
+    "str": "string",
+    "bool": "bool",
+    "money": "decimal",
+    "float": "real",
+    "ts": "datetime",
+    "date": "datetime",
+}
+_CONVERT = {
+    "long": "tolong",
+    "string": "tostring",
+    "bool": "tobool",
+    "decimal": "todecimal",
+    "real": "toreal",
+    "datetime": "todatetime",
+    "int": "toint",
+}
+# (column, KQL type, native path, CloudEvents path) of the raw landing table
+RAW_COLUMNS = (
+    ("event_type", "string", "$.event_type", "$.type"),
+    ("event_id", "string", "$.event_id", "$.id"),
+    ("trace_id", "string", "$.trace_id", "$.traceid"),
+    ("payload", "dynamic", "$.payload", "$.data"),
+    ("ingest_timestamp", "datetime", "$.ingest_timestamp", "$.ingesttime"),
+    ("schema_version", "int", "$.schema_version", "$.schemaversion"),
+    ("source", "string", "$.source", "$.source"),
+)
+# envelope columns of every typed table: (column, KQL type, native path, raw expression)
+HEAD = (("EventId", "string"), ("TraceId", "string"))
+TAIL = (
+    ("IngestTimestamp", "datetime", "$.ingest_timestamp", "ingest_timestamp"),
+    ("SchemaVersion", "int", "$.schema_version", "schema_version"),
+    ("EventSource", "string", "$.source", "source"),
+)
+
+
+def event_types_of(t: Table) -> list[str]:
+    """The event types a table's rows are streamed as."""
+    if t.name == "online_orders":
+        statuses = ("created", "allocated", "picked", "shipped", "ready", "delivered")
+        return ["online_order_" + s for s in (*statuses, "picked_up", "cancelled")]
+    if t.name == "truck_moves":
+        return [
+            "truck_" + s
+            for s in ("scheduled", "loading", "departed", "arrived", "unloading", "completed")
+        ]
+    if t.name == "store_status":
+        return ["store_opened", "store_closed"]
+    if t.name == "receipt_lines":
+        return ["receipt_line_added", "promotion_applied"]
+    return [t.event_type or t.name]
+
+
+def event_tables() -> dict[str, Table]:
+    """Every event type and the table whose row it carries, sorted by event type."""
+    owners = {e: t for t in (*FACTS, *EVENTS) for e in event_types_of(t)}
+    return dict(sorted(owners.items()))
+
+
+def payload_columns(t: Table) -> list[Column]:
+    """The columns of a table that an event's payload carries (all but TraceId)."""
+    return [c for c in t.columns if c.name != "TraceId"]
+
+
+def typed_columns(t: Table) -> list[tuple[str, str]]:
+    """(column, KQL type) of an event type's table, in order."""
+    cols = [
+        *HEAD,
+        *((c.name, KQL_TYPES[c.kind]) for c in payload_columns(t)),
+        *((name, kql) for name, kql, _, _ in TAIL),
+    ]
+    names = [name for name, _ in cols]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{t.name}: a payload column clashes with an envelope column")
+    return cols
+
+
+def json_mapping(t: Table) -> list[dict[str, str]]:
+    """The JSON ingestion mapping of an event type's table, over the native envelope."""
+    rows = [
+        {"column": "EventId", "path": "$.event_id", "datatype": "string"},
+        {"column": "TraceId", "path": "$.trace_id", "datatype": "string"},
+    ]
+    rows += [
+        {"column": c.name, "path": f"$.payload.{c.name}", "datatype": KQL_TYPES[c.kind]}
+        for c in payload_columns(t)
+    ]
+    rows += [{"column": n, "path": p, "datatype": k} for n, k, p, _ in TAIL]
+    return rows
+
+
+def _raw_mapping(envelope: str) -> list[dict[str, str]]:
+    index = 2 if envelope == "native" else 3
+    return [{"column": c[0], "path": c[index], "datatype": c[1]} for c in RAW_COLUMNS]
+
+
+def _kql_string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def tables_kql() -> str:
+    out = [
+        "// Generated by `python -m sim docs --fabric` from sim/contract/schema.py.",
+        "// Run in the KQL database (one command at a time, or all as a script).",
+        "",
+        "// Raw landing table: one row per message, either envelope.",
+        f".create-merge table {RAW} ("
+        + ", ".join(f"{name}:{kql}" for name, kql, _, _ in RAW_COLUMNS)
+        + ")",
+        "",
+    ]
+    for envelope in ("native", "cloudevents"):
+        mapping = json.dumps(_raw_mapping(envelope))
+        out += [
+            f".create-or-alter table {RAW} ingestion json mapping "
+            f'"{RAW}_{envelope}" {_kql_string(mapping)}',
+            "",
+        ]
+    for event_type, t in event_tables().items():
+        cols = ", ".join(f"['{name}']:{kql}" for name, kql in typed_columns(t))
+        out += [
+            f"// {event_type}: {t.doc} (rows of {t.name})",
+            f".create-merge table ['{event_type}'] ({cols})",
+            f".create-or-alter table ['{event_type}'] ingestion json mapping "
+            f'"{event_type}_mapping" {_kql_string(json.dumps(json_mapping(t)))}',
+            "",
+        ]
+    return "\n".join(out)
+
+
+def _function_name(event_type: str) -> str:
+    return f"Route_{event_type}"
+
+
+def routing_kql() -> str:
+    out = [
+        "// Generated by `python -m sim docs --fabric`. Routes the raw stream by event_type:",
+        f"// every ingestion into {RAW} also lands, typed, in the event type's table.",
+        "",
+    ]
+    for event_type, t in event_tables().items():
+        fields = [
+            "EventId = iff(isempty(event_id), strcat(trace_id, ':', event_type), event_id)",
+            "TraceId = trace_id",
+        ]
+        for c in payload_columns(t):
+            kql = KQL_TYPES[c.kind]
+            fields.append(f"['{c.name}'] = {_CONVERT[kql]}(payload['{c.name}'])")
+        fields += [f"{n} = {_CONVERT[k]}({expr})" for n, k, _, expr in TAIL]
+        body = f"{RAW}\n    | where event_type == '{event_type}'\n    | project\n        "
+        body += ",\n        ".join(fields)
+        policy = json.dumps(
+            [
+                {
+                    "IsEnabled": True,
+                    "Source": RAW,
+                    "Query": f"{_function_name(event_type)}()",
+                    "IsTransactional": False,
+                    "PropagateIngestionProperties": False,
+                }
+            ]
+        )
+        out += [
+            f".create-or-alter function with (folder='retail-sim', docstring="
+            f"{_kql_string('Typed ' + event_type + ' rows of ' + RAW)}) "
+            f"{_function_name(event_type)}() {{\n    {body}\n}}",
+            "",
+            f".alter table ['{event_type}'] policy update {_kql_string(policy)}",
+            "",
+        ]
+    return "\n".join(out)
+
+
+def readme() -> str:
+    types = event_tables()
+    return f"""# retail-sim kit for Microsoft Fabric Real-Time Intelligence
+
+Generated by `python -m sim docs --fabric DIR` from `sim/contract/schema.py`: do not edit,
+regenerate. It covers {len(types)} event types.
+
+- `tables.kql`: the raw table `{RAW}`, its JSON mappings `{RAW}_native` and
+  `{RAW}_cloudevents`, one typed table per event type and its JSON mapping
+  `<event_type>_mapping`;
+- `routing.kql`: a function `Route_<event_type>()` per event type and the update policy
+  that fills the typed table from `{RAW}`;
+- `mappings/<event_type>.json`: the same per-type JSON mappings (`$.payload.<column>`),
+  for routing in the Eventstream.
+
+## Steps
+
+1. **Eventhouse.** In your Fabric workspace create an Eventhouse (it comes with a KQL
+   database). Open the database, *Explore your data*, paste `tables.kql`, run it; then
+   paste and run `routing.kql`.
+2. **Eventstream.** Create an Eventstream. Add a source: *Custom endpoint* (retail-sim
+   sends to it like to an event hub; copy its Event Hub connection string, the one with
+   `EntityPath=es_...`) or an *Azure Event Hubs* source on the hub retail-sim sends to.
+3. **Start the stream.** Put the connection string in `AZURE_EVENTHUB_CONNECTION_STRING`
+   (or `.env`) and run `python -m sim check-connection`, then
+   `python -m sim run SCENARIO --realtime`. Use `realtime.transport: websocket` if port
+   5671 is blocked.
+4. **Destination, simplest: raw + update policies.** Add an *Eventhouse* destination,
+   ingestion mode *Event processing before ingestion*, table `{RAW}`, input data format
+   JSON, and the existing mapping `{RAW}_native` (or `{RAW}_cloudevents` with
+   `realtime.envelope: cloudevents`). The update policies fill every typed table.
+5. **Destination, alternative: route in the Eventstream.** Every message carries the
+   application properties `event_type` and `schema_version` and a `message_id`. Add a
+   *Filter* operator per event type (`event_type` equals `receipt_created`, ...) and an
+   Eventhouse destination per filter, table `<event_type>`, mapping
+   `<event_type>_mapping` (native envelope only).
+6. **Check.** In the KQL database: `{RAW} | summarize count() by event_type`, then e.g.
+   `receipt_created | summarize sales = sum(Total) by bin(EventTS, 1m), StoreID`.
+
+Duplicates (retries, or the `duplicate` test fault) share `EventId`: de-duplicate with
+`| summarize arg_max(IngestTimestamp, *) by EventId`, or a materialized view doing the
+same. `realtime/fault_ledger.jsonl` lists every fault injected, to score the pipeline.
+
+## Types
+
+int -> long, str -> string, bool -> bool, money -> decimal, float -> real,
+ts -> datetime, date -> datetime. Nullable columns may be empty (null).
+"""
+
+
+def write_fabric_kit(folder: Path) -> list[Path]:
+    """Write the kit into `folder`; returns the files written."""
+    folder = Path(folder)
+    (folder / "mappings").mkdir(parents=True, exist_ok=True)
+    files = {
+        folder / "README.md": readme(),
+        folder / "tables.kql": tables_kql(),
+        folder / "routing.kql": routing_kql(),
+    }
+    for event_type, t in event_tables().items():
+        files[folder / "mappings" / f"{event_type}.json"] = (
+            json.dumps(json_mapping(t), indent=2) + "\n"
+        )
+    for path, text in files.items():
+        path.write_text(text, encoding="utf-8")
+    return list(files)
