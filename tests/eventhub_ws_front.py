@@ -4,8 +4,9 @@ An aiohttp server (in its own thread and event loop) accepts WebSocket upgrades 
 `/$servicebus/websocket` with the `AMQPWSB10` subprotocol, as Event Hubs does on port
 443, opens one TCP connection to the AMQP endpoint per WebSocket and copies bytes both
 ways: each binary frame from the client goes to the TCP port, and whatever the endpoint
-writes goes back as a binary frame. No TLS (the SDK's development-emulator mode speaks
-`ws://`); see docs/realtime.md for what a TLS front would need.
+writes goes back as a binary frame. Without `ssl_context` it serves `ws://` (what the
+SDK speaks in development-emulator mode); with one, `wss://` (the SDK verifies it with
+`connection_verify`, a CA bundle).
 
     with EventHubEndpoint() as ep, WebSocketFront(ep.port) as ws:
         conn = ep.connection_string()          # + custom_endpoint_address=ws.address
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import threading
 
 from aiohttp import WSMsgType, web
@@ -26,8 +28,11 @@ SUBPROTOCOL = "AMQPWSB10"
 class WebSocketFront:
     """Bridges WebSocket binary frames to the AMQP endpoint at 127.0.0.1:`amqp_port`."""
 
-    def __init__(self, amqp_port: int, *, port: int = 0) -> None:
+    def __init__(
+        self, amqp_port: int, *, port: int = 0, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         self.amqp_port = amqp_port
+        self._ssl = ssl_context
         self._want_port = port
         self.port = 0
         self.upgrades = 0  # WebSocket sessions accepted
@@ -82,7 +87,7 @@ class WebSocketFront:
         app.router.add_get(PATH, self._session)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self._want_port)
+        site = web.TCPSite(self._runner, "127.0.0.1", self._want_port, ssl_context=self._ssl)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 

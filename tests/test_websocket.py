@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import io
+import shutil
+import ssl
+import subprocess
 from pathlib import Path
 
 import orjson
 import pytest
 
 from sim.config.realtime import RealtimeSettings
+from sim.errors import InputError
 from sim.sinks.check import check_connection
 from sim.sinks.deadletter import DeadLetterStore
 from sim.sinks.eventhub import EventHubSink, client_options
@@ -69,3 +73,58 @@ def test_transport_options() -> None:
     assert ws == {"transport_type": TransportType.AmqpOverWebsocket}
     with pytest.raises(ValueError):
         RealtimeSettings(transport="http")  # type: ignore[arg-type]
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 made by the openssl command-line tool."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def test_tls_websocket_with_a_self_signed_certificate(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    with (
+        EventHubEndpoint(partitions=2) as endpoint,
+        WebSocketFront(endpoint.port, ssl_context=context) as front,
+    ):
+        # no UseDevelopmentEmulator: the SDK speaks wss:// and verifies the certificate
+        conn = "Endpoint=sb://127.0.0.1/;SharedAccessKeyName=k;SharedAccessKey=s;EntityPath=hub"
+        verified = fast_settings(
+            transport="websocket",
+            custom_endpoint_address=front.address,
+            connection_verify=str(cert),
+        )
+        sink = EventHubSink(verified, conn, DeadLetterStore(tmp_path))
+        asyncio.run(run_sink(sink, make_events(200)))
+        assert endpoint.received_count == 200 and front.upgrades == verified.producers
+        # without the CA bundle the system roots reject the certificate: nothing arrives
+        unverified = fast_settings(
+            transport="websocket",
+            custom_endpoint_address=front.address,
+            retry_attempts=0,
+            breaker_failure_threshold=100,
+            producers=1,
+            send_timeout_s=0.5,
+        )
+        sink = EventHubSink(unverified, conn, DeadLetterStore(tmp_path / "untrusted"))
+        asyncio.run(run_sink(sink, make_events(20, keys=["store-1"])))
+        assert endpoint.received_count == 200
+        assert sink.metrics.dead_lettered == 20 and sink.metrics.events_sent == 0
+        assert "CERTIFICATE_VERIFY_FAILED" in (sink.metrics.last_error or "")
+
+
+def test_missing_ca_bundle_is_a_clear_input_error(tmp_path: Path) -> None:
+    settings = RealtimeSettings(connection_verify=str(tmp_path / "nope.pem"))
+    with pytest.raises(InputError, match="realtime.connection_verify: .*nope.pem"):
+        client_options(settings)

@@ -22,18 +22,17 @@ class _Strict(BaseModel):
 
 
 class DelaySettings(_Strict):
-    """A delay distribution in wall-clock seconds.
+    """A delay distribution in wall-clock seconds, clipped to [`min_s`, `max_s`]."""
 
-    `fixed`: always `mean_s`; `uniform`: between `min_s` and `max_s`; `exponential`: mean
-    `mean_s`; `lognormal`: median `mean_s`, shape `sigma`. All are clipped to
-    [`min_s`, `max_s`].
-    """
-
-    distribution: DelayDistribution = "exponential"
-    mean_s: float = Field(30.0, gt=0)
-    min_s: float = Field(0.0, ge=0)
-    max_s: float = Field(600.0, gt=0)
-    sigma: float = Field(1.0, gt=0)
+    distribution: DelayDistribution = Field(
+        "exponential", description="fixed, uniform, exponential or lognormal"
+    )
+    mean_s: float = Field(
+        30.0, gt=0, description="fixed: the delay; exponential: its mean; lognormal: its median"
+    )
+    min_s: float = Field(0.0, ge=0, description="lower clip; uniform: lower bound")
+    max_s: float = Field(600.0, gt=0, description="upper clip; uniform: upper bound")
+    sigma: float = Field(1.0, gt=0, description="lognormal shape")
 
     @model_validator(mode="after")
     def _ordered(self) -> DelaySettings:
@@ -42,24 +41,35 @@ class DelaySettings(_Strict):
         return self
 
 
+class DuplicateDelay(DelaySettings):
+    """When the second copy goes, in wall-clock seconds, clipped to [`min_s`, `max_s`]."""
+
+    distribution: DelayDistribution = Field(
+        "fixed", description="fixed, uniform, exponential or lognormal"
+    )
+    mean_s: float = Field(
+        5.0, gt=0, description="fixed: the delay; exponential: its mean; lognormal: its median"
+    )
+
+
 class LateFault(_Strict):
     """Released after a delay; the event (and its EventTS) is unchanged."""
 
-    share: float = Field(0.0, ge=0, le=1)
-    delay: DelaySettings = DelaySettings()
+    share: float = Field(0.0, ge=0, le=1, description="share of events made late")
+    delay: DelaySettings = Field(DelaySettings(), description="how late")
 
 
 class DuplicateFault(_Strict):
     """Sent once on time and once more (same message id, same body) after a delay."""
 
-    share: float = Field(0.0, ge=0, le=1)
-    delay: DelaySettings = DelaySettings(distribution="fixed", mean_s=5.0)
+    share: float = Field(0.0, ge=0, le=1, description="share of events sent twice")
+    delay: DuplicateDelay = Field(DuplicateDelay(), description="of the second copy")
 
 
 class OutOfOrderFault(_Strict):
     """Held back behind 1..`window` later events of its partition key (or `max_hold_s`)."""
 
-    share: float = Field(0.0, ge=0, le=1)
+    share: float = Field(0.0, ge=0, le=1, description="share of events displaced")
     window: int = Field(10, ge=1, le=10_000, description="max events it is displaced by")
     max_hold_s: float = Field(30.0, gt=0, description="released anyway after this")
 
@@ -67,8 +77,10 @@ class OutOfOrderFault(_Strict):
 class MalformedFault(_Strict):
     """The payload breaks the schema in one of `kinds` (documented in docs/realtime.md)."""
 
-    share: float = Field(0.0, ge=0, le=0.05)
-    kinds: list[MalformedKind] = Field(default_factory=lambda: list(MALFORMED_KINDS))
+    share: float = Field(0.0, ge=0, le=0.05, description="share of events broken (<= 0.05)")
+    kinds: list[MalformedKind] = Field(
+        default_factory=lambda: list(MALFORMED_KINDS), description="breaks drawn from, evenly"
+    )
 
     @model_validator(mode="after")
     def _some_kind(self) -> MalformedFault:
@@ -80,10 +92,10 @@ class MalformedFault(_Strict):
 class FaultSettings(_Strict):
     """`realtime.faults`: every share is 0 (off) unless set."""
 
-    late: LateFault = LateFault()
-    duplicate: DuplicateFault = DuplicateFault()
-    out_of_order: OutOfOrderFault = OutOfOrderFault()
-    malformed: MalformedFault = MalformedFault()
+    late: LateFault = Field(LateFault(), description="delayed events")
+    duplicate: DuplicateFault = Field(DuplicateFault(), description="events sent twice")
+    out_of_order: OutOfOrderFault = Field(OutOfOrderFault(), description="displaced events")
+    malformed: MalformedFault = Field(MalformedFault(), description="schema breaks")
 
     @model_validator(mode="after")
     def _shares(self) -> FaultSettings:

@@ -58,6 +58,9 @@ class RealtimeSettings(BaseModel):
     custom_endpoint_address: str | None = Field(
         None, description="connect here instead of the namespace host (sb://host[:port])"
     )
+    connection_verify: str | None = Field(
+        None, description="CA bundle (PEM) to verify the endpoint's TLS certificate with"
+    )
     max_events_per_second: float | None = Field(
         None, gt=0, description="hard cap on released events; None = no cap"
     )
@@ -65,7 +68,9 @@ class RealtimeSettings(BaseModel):
     emit_interval_ms: float | None = Field(
         None, gt=0, description="alias of the cap: `burst` events every `emit_interval_ms`"
     )
-    faults: FaultSettings = FaultSettings()
+    faults: FaultSettings = Field(
+        FaultSettings(), description="dirty-data faults for testing pipelines (off)"
+    )
 
     @field_validator("event_types")
     @classmethod

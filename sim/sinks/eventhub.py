@@ -30,10 +30,12 @@ import zlib
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sim.config.realtime import RealtimeSettings
 from sim.config.secrets import describe_error, install_log_redaction, redact
+from sim.errors import InputError
 from sim.sinks.amqp_batch import BatchBuilder, fast_path_available
 from sim.sinks.base import DeadLetterWriter, OutEvent, SinkMetrics
 from sim.sinks.breaker import BreakerState, CircuitBreaker
@@ -65,7 +67,8 @@ def client_options(settings: RealtimeSettings) -> dict[str, Any]:
     `custom_endpoint_address` names another), for networks that block 5671; the SDK's
     async websocket transport needs aiohttp (`pip install -e '.[eventhub]'`).
     `custom_endpoint_address` (sb://host[:port]) connects there instead of the namespace
-    host, e.g. an application gateway or a private endpoint.
+    host, e.g. an application gateway or a private endpoint. `connection_verify` is a CA
+    bundle (PEM) that verifies the endpoint's TLS certificate instead of the system's.
     """
     from azure.eventhub import TransportType
 
@@ -81,6 +84,13 @@ def client_options(settings: RealtimeSettings) -> dict[str, Any]:
         options["transport_type"] = TransportType.Amqp
     if settings.custom_endpoint_address:
         options["custom_endpoint_address"] = settings.custom_endpoint_address
+    if settings.connection_verify:
+        if not Path(settings.connection_verify).is_file():
+            raise InputError(
+                f"realtime.connection_verify: {settings.connection_verify}: expected a PEM "
+                "CA bundle file, found none"
+            )
+        options["connection_verify"] = settings.connection_verify
     return options
 
 
