@@ -321,3 +321,11 @@ def test_every_message_carries_id_content_type_and_routing_properties(
         "schema_version": 2,
     }
     assert "trace-00000000:receipt_created" in by_id
+
+
+def test_counting_endpoint_counts_every_event(tmp_path: Path):
+    with EventHubEndpoint(partitions=2, keep_events=False) as counting:
+        sink = EventHubSink(fast_settings(), counting.connection_string(SECRET), None)
+        asyncio.run(run_sink(sink, make_events(333)))
+        assert counting.wait_for(333, 5) and counting.received_count == 333
+        assert counting.received() == []

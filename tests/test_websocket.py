@@ -17,8 +17,9 @@ from sim.config.realtime import RealtimeSettings
 from sim.errors import InputError
 from sim.sinks.check import check_connection
 from sim.sinks.deadletter import DeadLetterStore
-from sim.sinks.eventhub import EventHubSink, client_options
+from sim.sinks.eventhub import EventHubSink
 from sim.sinks.factory import make_sink
+from sim.sinks.transport import client_options
 from tests.eventhub_endpoint import EventHubEndpoint
 from tests.eventhub_ws_front import WebSocketFront
 from tests.test_sinks_eventhub import fast_settings, make_events, run_sink

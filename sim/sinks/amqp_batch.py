@@ -92,6 +92,15 @@ def _application_properties(event_type: str, schema_version: int) -> bytes:
     return bytes(out)
 
 
+@lru_cache(maxsize=1024)
+def _after_id(content_type: str, event_type: str, schema_version: int) -> tuple[bytes, int]:
+    """What follows a short message id: the rest of the properties list, then the
+    application properties; and the list items' size without the id."""
+    ct = _variable(0xA3, 0xB3, content_type.encode("ascii"))
+    rest = _NULLS_BEFORE_TYPE + ct + _NULLS_AFTER_TYPE
+    return rest + _application_properties(event_type, schema_version), len(rest)
+
+
 def _data(body: bytes) -> bytes:
     n = len(body)
     if n <= 255:
@@ -150,13 +159,21 @@ class BatchBuilder:
             return True
         body = event.body
         n = len(body)
-        encoded = (
-            self._prefix
-            + _properties(event.message_id, event.content_type)
-            + _application_properties(event.event_type, event.schema_version)
-            + (_DATA_SMALL + bytes((n,)) if n <= 255 else _DATA_LARGE + _PACK_U32(n))
-            + body
-        )
+        data = _DATA_SMALL + bytes((n,)) if n <= 255 else _DATA_LARGE + _PACK_U32(n)
+        mid = (event.event_id or f"{event.trace_id}:{event.event_type}").encode()
+        tail, rest = _after_id(event.content_type, event.event_type, event.schema_version)
+        size = len(mid) + 2 + rest  # the properties list's items, id as str8
+        if size < 255:  # the common case: list8, str8 id
+            head = bytes((0xC0, size + 1, _PROPERTY_FIELDS, 0xA1, len(mid)))
+            encoded = b"".join((self._prefix, _PROPERTIES, head, mid, tail, data, body))
+        else:
+            encoded = (
+                self._prefix
+                + _properties(event.message_id, event.content_type)
+                + _application_properties(event.event_type, event.schema_version)
+                + data
+                + body
+            )
         size = len(encoded)
         batch = self.batch
         after = batch._size + size + (_OVERHEAD_SMALL if size < 256 else _OVERHEAD_LARGE)

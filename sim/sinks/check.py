@@ -27,7 +27,7 @@ async def _read_partitions(
 ) -> list[str]:
     from azure.eventhub.aio import EventHubProducerClient
 
-    from sim.sinks.eventhub import client_options
+    from sim.sinks.transport import client_options
 
     client = EventHubProducerClient.from_connection_string(
         sdk_connection_string(conn_str),

@@ -30,16 +30,15 @@ import zlib
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sim.config.realtime import RealtimeSettings
 from sim.config.secrets import describe_error, install_log_redaction, redact
-from sim.errors import InputError
 from sim.sinks.amqp_batch import BatchBuilder, fast_path_available
 from sim.sinks.base import DeadLetterWriter, OutEvent, SinkMetrics
 from sim.sinks.breaker import BreakerState, CircuitBreaker
 from sim.sinks.connection import MissingExtraError, parse_connection_string, sdk_connection_string
+from sim.sinks.transport import client_options
 
 _LOG = logging.getLogger("sim.sinks.eventhub")
 # Until a link reports its limit, stay within the smallest tier's (Basic: 256 KiB).
@@ -58,40 +57,6 @@ def require_eventhub_sdk() -> None:
         raise MissingExtraError(
             "the eventhub sink needs the azure-eventhub package: pip install -e '.[eventhub]'"
         )
-
-
-def client_options(settings: RealtimeSettings) -> dict[str, Any]:
-    """Keyword arguments of `EventHubProducerClient` for the transport settings.
-
-    `transport: websocket` is AMQP over WebSockets (port 443 unless
-    `custom_endpoint_address` names another), for networks that block 5671; the SDK's
-    async websocket transport needs aiohttp (`pip install -e '.[eventhub]'`).
-    `custom_endpoint_address` (sb://host[:port]) connects there instead of the namespace
-    host, e.g. an application gateway or a private endpoint. `connection_verify` is a CA
-    bundle (PEM) that verifies the endpoint's TLS certificate instead of the system's.
-    """
-    from azure.eventhub import TransportType
-
-    options: dict[str, Any] = {}
-    if settings.transport == "websocket":
-        if importlib.util.find_spec("aiohttp") is None:
-            raise MissingExtraError(
-                "realtime.transport: websocket needs the aiohttp package: "
-                "pip install -e '.[eventhub]'"
-            )
-        options["transport_type"] = TransportType.AmqpOverWebsocket
-    else:
-        options["transport_type"] = TransportType.Amqp
-    if settings.custom_endpoint_address:
-        options["custom_endpoint_address"] = settings.custom_endpoint_address
-    if settings.connection_verify:
-        if not Path(settings.connection_verify).is_file():
-            raise InputError(
-                f"realtime.connection_verify: {settings.connection_verify}: expected a PEM "
-                "CA bundle file, found none"
-            )
-        options["connection_verify"] = settings.connection_verify
-    return options
 
 
 def backoff_delay(attempt: int, base_s: float, max_s: float, seed: str) -> float:
