@@ -68,7 +68,8 @@ class RateLimiter(Generic[T]):
             held.clear()
         else:
             now = self._clock()
-            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            elapsed = max(0.0, now - self._last)  # a wall clock stepped back adds nothing
+            self._tokens = min(self.burst, self._tokens + elapsed * self.rate)
             self._last = now
             n = min(len(held), int(self._tokens))
             self._tokens -= n
