@@ -112,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="stop after this many simulated seconds (default: until Ctrl-C)",
     )
+    rt.add_argument(
+        "--rate",
+        type=float,
+        metavar="EVENTS_PER_S",
+        help="cap released events per second (overrides realtime.max_events_per_second)",
+    )
     p.set_defaults(func=_cmd("run"))
 
     p = sub.add_parser(
@@ -178,6 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
         "real example of each event from a small simulated day.",
     )
     p.add_argument("--folder", type=Path, default=Path("docs"), help="where (default: docs)")
+    p.add_argument(
+        "--fabric",
+        type=Path,
+        metavar="DIR",
+        help="write the Fabric/Eventhouse kit (KQL tables, JSON mappings, routing, README) "
+        "into DIR instead",
+    )
     p.set_defaults(func=_cmd("docs"))
     return parser
 

@@ -117,6 +117,11 @@ def _realtime_settings(sc: Scenario | None, args: argparse.Namespace) -> Realtim
     }
     if update.get("speed", 1) <= 0:
         raise InputError(f"--speed: expected a number > 0, got {args.speed}")
+    rate = getattr(args, "rate", None)
+    if rate is not None:
+        if not rate > 0:
+            raise InputError(f"--rate: expected events per second > 0, got {rate}")
+        update |= {"max_events_per_second": rate, "emit_interval_ms": None}
     return base.model_copy(update=update)
 
 
@@ -215,6 +220,15 @@ def clear(args: argparse.Namespace) -> int:
 
 def docs(args: argparse.Namespace) -> int:
     import tempfile
+
+    if getattr(args, "fabric", None) is not None:
+        from sim.report.fabric import write_fabric_kit
+
+        if args.fabric.exists() and not args.fabric.is_dir():
+            raise InputError(f"--fabric {args.fabric}: expected a folder, found a file")
+        files = write_fabric_kit(args.fabric)
+        out.print(f"wrote the Fabric kit: {len(files)} files in {args.fabric}")
+        return 0
 
     from sim.report.docgen import write_docs
 

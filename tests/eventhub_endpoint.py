@@ -12,7 +12,8 @@ background thread on 127.0.0.1. Two things are added on top of proton:
   endpoint sends is re-encoded with all its fields present (padded with nulls).
 
 Received events are decoded (batch messages are split into their inner messages) and kept
-with their partition key and arrival order. Faults can be switched at runtime.
+with their partition key, message properties (`message_id`, `content_type`), application
+properties and arrival order. Faults can be switched at runtime.
 
 Run `python tests/eventhub_endpoint.py` to serve until interrupted (used by the bench).
 """
@@ -85,6 +86,20 @@ class ReceivedEvent:
     body: bytes
     partition_key: str | None
     partition_id: str | None
+    message_id: object = None
+    content_type: str | None = None
+    application_properties: dict | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedMessage:
+    """One message of a transfer: body, partition key and properties."""
+
+    body: bytes
+    partition_key: str | None
+    message_id: object = None
+    content_type: str | None = None
+    application_properties: dict | None = None
 
 
 def pad_frame(frame: bytes) -> bytes:
@@ -158,7 +173,29 @@ def _iter_sections(payload: bytes) -> Iterator[tuple[int, object]]:
         yield int(described.descriptor), described.value
 
 
-def decode_events(payload: bytes) -> list[tuple[bytes, str | None]]:
+def _decode_message(payload: bytes, outer_key: str | None = None) -> DecodedMessage:
+    key, body, message_id, content_type, app = outer_key, b"", None, None, None
+    for code, value in _iter_sections(payload):
+        if code == 0x72 and isinstance(value, dict) and PARTITION_KEY_ANNOTATION in value:
+            key = str(value[PARTITION_KEY_ANNOTATION])
+        elif code == 0x73 and isinstance(value, list | tuple):
+            message_id = value[0] if value else None
+            if len(value) > 6 and value[6] is not None:
+                content_type = str(value[6])
+        elif code == 0x74 and isinstance(value, dict):
+            app = {str(k): v for k, v in value.items()}
+        elif code == 0x75:
+            body += bytes(value)
+    return DecodedMessage(body, key, message_id, content_type, app)
+
+
+def count_events(payload: bytes) -> int:
+    """The number of event messages in one transfer (data sections of a batch)."""
+    data = sum(1 for code, _ in _iter_sections(payload) if code == 0x75)
+    return max(1, data)
+
+
+def decode_events(payload: bytes) -> list[DecodedMessage]:
     """Decode one transfer: a batch message gives its inner messages, else the message."""
     outer_key: str | None = None
     bodies: list[bytes] = []
@@ -172,18 +209,8 @@ def decode_events(payload: bytes) -> list[tuple[bytes, str | None]]:
         len(b) > 3 and b[0] == 0 and b[1] == 0x53 and b[2] in _SECTION_CODES for b in bodies
     )
     if not is_batch:
-        return [(b, outer_key) for b in bodies]
-    events: list[tuple[bytes, str | None]] = []
-    for inner in bodies:
-        key = outer_key
-        body = b""
-        for code, value in _iter_sections(inner):
-            if code == 0x72 and isinstance(value, dict) and PARTITION_KEY_ANNOTATION in value:
-                key = str(value[PARTITION_KEY_ANNOTATION])
-            elif code == 0x75:
-                body += bytes(value)
-        events.append((body, key))
-    return events
+        return [_decode_message(payload)]
+    return [_decode_message(inner, outer_key) for inner in bodies]
 
 
 @dataclass
@@ -473,11 +500,26 @@ class EventHubEndpoint:
             return fault
 
     def _store(self, payload: bytes, partition: str | None) -> None:
+        if not self._keep_events:  # count only (the bench): no per-message decoding
+            with self._lock:
+                self._count += count_events(payload)
+                self._lock.notify_all()
+            return
         decoded = decode_events(payload)
         with self._lock:
             if self._keep_events:
-                for body, key in decoded:
-                    self._events.append(ReceivedEvent(len(self._events), body, key, partition))
+                for m in decoded:
+                    self._events.append(
+                        ReceivedEvent(
+                            len(self._events),
+                            m.body,
+                            m.partition_key,
+                            partition,
+                            m.message_id,
+                            m.content_type,
+                            m.application_properties,
+                        )
+                    )
             self._count += len(decoded)
             self._lock.notify_all()
 

@@ -293,3 +293,39 @@ def test_check_connection_reports_fabric_and_missing_parts(
     wrong_hub = fast_settings(hub_name="nope")
     assert check_connection(wrong_hub, tmp_path, connection_string=ok, out=out) == 1
     assert SECRET not in out.getvalue()
+
+
+def test_every_message_carries_id_content_type_and_routing_properties(
+    endpoint: EventHubEndpoint, tmp_path: Path
+):
+    events = make_events(400)
+    events[7] = OutEvent(
+        events[7].partition_key, events[7].body, events[7].trace_id, "inventory_updated", "ev-7", 2
+    )
+    conn = endpoint.connection_string(SECRET)
+    asyncio.run(run_sink(EventHubSink(fast_settings(), conn, DeadLetterStore(tmp_path)), events))
+    received = endpoint.received()
+    assert len(received) == len(events)
+    by_id = {r.message_id: r for r in received}
+    assert len(by_id) == len(events)  # message ids are unique
+    for event in events:
+        record = by_id[event.message_id]
+        assert record.body == event.body
+        assert record.content_type == "application/json"
+        assert record.application_properties == {
+            "event_type": event.event_type,
+            "schema_version": event.schema_version,
+        }
+    assert by_id["ev-7"].application_properties == {
+        "event_type": "inventory_updated",
+        "schema_version": 2,
+    }
+    assert "trace-00000000:receipt_created" in by_id
+
+
+def test_counting_endpoint_counts_every_event(tmp_path: Path):
+    with EventHubEndpoint(partitions=2, keep_events=False) as counting:
+        sink = EventHubSink(fast_settings(), counting.connection_string(SECRET), None)
+        asyncio.run(run_sink(sink, make_events(333)))
+        assert counting.wait_for(333, 5) and counting.received_count == 333
+        assert counting.received() == []

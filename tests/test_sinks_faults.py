@@ -64,8 +64,12 @@ def test_nothing_lost_under_fault(endpoint: EventHubEndpoint, tmp_path: Path, fa
         "event_type",
         "partition_key",
         "trace_id",
+        "message_id",
+        "schema_version",
+        "content_type",
         "body",
     }
+    assert record["message_id"] == f"{record['trace_id']}:receipt_created"
     assert record["body"]["trace_id"] == record["trace_id"]
     assert record["reason"]
 

@@ -302,6 +302,9 @@ def test_dead_letter_store_format(tmp_path: Path):
         "event_type": "receipt_created",
         "partition_key": "store-0",
         "trace_id": "t0",
+        "message_id": "t0:receipt_created",
+        "schema_version": 1,
+        "content_type": "application/json",
         "body": orjson.loads(evs[0].body),
     }
     assert KEY not in path.read_text(errors="replace") and "***" in first["reason"]
@@ -381,18 +384,30 @@ def test_fast_batch_matches_sdk_encoding():
     from azure.eventhub import EventData, EventDataBatch
 
     assert fast_path_available()
-    bodies = [b'{"a":1}', b'{"b":"' + b"y" * 300 + b'"}']
+    events = [
+        OutEvent("store-7", b'{"a":1}', "t-1", "receipt_created"),
+        OutEvent("store-7", b'{"b":"' + b"y" * 300 + b'"}', "t-2", "inventory_updated", "id-2"),
+    ]
+
+    def sdk_event(e: OutEvent) -> EventData:
+        data = EventData(e.body)
+        data.message_id, data.content_type = e.message_id, "application/json"
+        data.properties = {"event_type": e.event_type, "schema_version": 1}
+        return data
+
     fast = BatchBuilder("store-7", 4096, fast=True)
     slow = EventDataBatch(max_size_in_bytes=4096, partition_key="store-7")
     added = 0
-    while fast.try_add(bodies[added % 2]):
-        slow.add(EventData(bodies[added % 2]))
+    while fast.try_add(events[added % 2]):
+        slow.add(sdk_event(events[added % 2]))
         added += 1
     with pytest.raises(ValueError):
-        slow.add(EventData(bodies[added % 2]))  # both stop at the same event
+        slow.add(sdk_event(events[added % 2]))  # both stop at the same event
     assert len(fast) == len(slow) == added > 3
     assert fast.batch.size_in_bytes == slow.size_in_bytes
-    assert fast.batch._message.data[0] == encode_event("store-7", bodies[0])
+    assert fast.batch._message.data[0] == encode_event(events[0])
+    assert bytes(slow._message.data[1]) == encode_event(events[1])
+    assert events[0].message_id == "t-1:receipt_created" and events[1].message_id == "id-2"
 
 
 def test_metrics_view_renders_everything():

@@ -1,4 +1,5 @@
-"""The `realtime:` section of a scenario: pacing speed, sink choice and sink tuning."""
+"""The `realtime:` section of a scenario: pacing speed, sink choice and sink tuning, the
+message envelope and transport, the release rate cap and the test faults."""
 
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ from pydantic import (
     model_validator,
 )
 
+from sim.config.faults import FaultSettings
 from sim.errors import InputError
 
 SinkKind = Literal["eventhub", "jsonl", "stdout"]
+Envelope = Literal["native", "cloudevents"]
+Transport = Literal["amqp", "websocket"]
 DEFAULT_JSONL_PATH = Path("realtime") / "events.jsonl"
 
 
@@ -49,6 +53,24 @@ class RealtimeSettings(BaseModel):
     )
     keyvault_url: str | None = None
     keyvault_secret: str = Field("eventhub-connection-string", min_length=1)
+    envelope: Envelope = Field("native", description="native JSON or CloudEvents 1.0 structured")
+    transport: Transport = Field("amqp", description="AMQP on 5671, or AMQP over WebSockets/443")
+    custom_endpoint_address: str | None = Field(
+        None, description="connect here instead of the namespace host (sb://host[:port])"
+    )
+    connection_verify: str | None = Field(
+        None, description="CA bundle (PEM) to verify the endpoint's TLS certificate with"
+    )
+    max_events_per_second: float | None = Field(
+        None, gt=0, description="hard cap on released events; None = no cap"
+    )
+    burst: int | None = Field(None, ge=1, description="token-bucket size (default: 1 s of rate)")
+    emit_interval_ms: float | None = Field(
+        None, gt=0, description="alias of the cap: `burst` events every `emit_interval_ms`"
+    )
+    faults: FaultSettings = Field(
+        FaultSettings(), description="dirty-data faults for testing pipelines (off)"
+    )
 
     @field_validator("event_types")
     @classmethod
@@ -74,11 +96,25 @@ class RealtimeSettings(BaseModel):
                 f"retry_backoff_max_s ({self.retry_backoff_max_s}) must be >= "
                 f"retry_backoff_s ({self.retry_backoff_s})"
             )
+        if self.emit_interval_ms is not None and self.max_events_per_second is not None:
+            raise ValueError(
+                "give either max_events_per_second or emit_interval_ms (+ burst), not both"
+            )
+        if self.custom_endpoint_address is not None and "://" not in self.custom_endpoint_address:
+            raise ValueError("custom_endpoint_address must look like sb://<host>[:<port>]")
         if self.max_buffer < self.batch_size:
             raise ValueError(
                 f"max_buffer ({self.max_buffer}) must be >= batch_size ({self.batch_size})"
             )
         return self
+
+    @property
+    def rate_cap(self) -> float | None:
+        """Released events per second: `max_events_per_second`, or `burst` (default 1)
+        per `emit_interval_ms`; None = no cap."""
+        if self.emit_interval_ms is not None:
+            return (self.burst or 1) * 1000.0 / self.emit_interval_ms
+        return self.max_events_per_second
 
     def jsonl_file(self, output_dir: Path) -> Path:
         """The jsonl sink's file: `jsonl_path` (relative to `output_dir`) or the default."""

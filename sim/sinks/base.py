@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+JSON_CONTENT_TYPE = "application/json"
+
 
 @dataclass(frozen=True, slots=True)
 class OutEvent:
@@ -13,12 +15,30 @@ class OutEvent:
 
     `partition_key` is the store or DC the event concerns ("store-12", "dc-3"); all events
     of one key keep their order. `body` is the encoded JSON envelope and is sent as is.
+
+    The Event Hubs message carries `message_id` (the event id), `content_type` and the
+    application properties `event_type` and `schema_version`, so a consumer can route an
+    event without parsing its body. `event_id` is the event's own id; when it is empty the
+    id is `trace_id:event_type` (unique per event as long as one row gives at most one
+    event of each type, which holds for every table today).
     """
 
     partition_key: str
     body: bytes
     trace_id: str
     event_type: str
+    event_id: str = ""
+    schema_version: int = 1
+    content_type: str = JSON_CONTENT_TYPE
+
+    @property
+    def message_id(self) -> str:
+        """The id a consumer de-duplicates on: `event_id`, else `trace_id:event_type`."""
+        return self.event_id or f"{self.trace_id}:{self.event_type}"
+
+    def application_properties(self) -> dict[str, str | int]:
+        """The AMQP application properties every message carries."""
+        return {"event_type": self.event_type, "schema_version": self.schema_version}
 
 
 @dataclass(slots=True)

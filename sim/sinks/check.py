@@ -22,12 +22,20 @@ from sim.sinks.deadletter import DeadLetterStore
 EXIT_OK, EXIT_FAILED, EXIT_BAD_STRING = 0, 1, 2
 
 
-async def _read_partitions(conn_str: str, info: ConnectionInfo, timeout_s: float) -> list[str]:
+async def _read_partitions(
+    conn_str: str, info: ConnectionInfo, settings: RealtimeSettings
+) -> list[str]:
     from azure.eventhub.aio import EventHubProducerClient
 
+    from sim.sinks.transport import client_options
+
     client = EventHubProducerClient.from_connection_string(
-        sdk_connection_string(conn_str), eventhub_name=info.entity_path, retry_total=0
+        sdk_connection_string(conn_str),
+        eventhub_name=info.entity_path,
+        retry_total=0,
+        **client_options(settings),
     )
+    timeout_s = settings.send_timeout_s
     install_log_redaction()
     try:
         props = await asyncio.wait_for(client.get_eventhub_properties(), timeout_s)
@@ -68,11 +76,14 @@ def check_connection(
         return EXIT_FAILED
     print(
         f"check-connection: {info.kind} at {info.host}, hub {info.entity_path!r}, "
-        f"credential from {source}",
+        f"credential from {source}, transport {settings.transport}",
         file=out,
     )
     try:
-        partitions = asyncio.run(_read_partitions(conn_str, info, settings.send_timeout_s))
+        partitions = asyncio.run(_read_partitions(conn_str, info, settings))
+    except MissingExtraError as exc:
+        print(f"check-connection: FAILED: {exc}", file=out)
+        return EXIT_FAILED
     except ImportError:
         print(
             "check-connection: FAILED: the azure-eventhub package is missing: "

@@ -1,7 +1,9 @@
 """The dead-letter store: events a sink could not deliver, kept for `replay-dlq`.
 
 Layout: `<output_dir>/dead_letter/<UTC date>.jsonl`, append-only, one JSON object a line:
-`{"reason", "failed_at", "attempts", "event_type", "partition_key", "trace_id", "body"}`
+`{"reason", "failed_at", "attempts", "event_type", "partition_key", "trace_id", "message_id",
+"schema_version", "content_type", "body"}` (lines without `message_id`,
+`schema_version`, `content_type` are read with the defaults of `OutEvent`)
 where `body` is the event envelope as a JSON object (`body_base64` replaces it when the
 body is not JSON). Appends and the replay rewrite take an exclusive `flock` on the file
 (on POSIX), so a replay may run while a simulation is still writing.
@@ -23,7 +25,7 @@ from typing import IO, Any
 import orjson
 
 from sim.config.secrets import redact
-from sim.sinks.base import OutEvent
+from sim.sinks.base import JSON_CONTENT_TYPE, OutEvent
 
 try:
     import fcntl
@@ -62,6 +64,9 @@ def encode_record(event: OutEvent, reason: str, attempts: int, failed_at: str) -
         "event_type": event.event_type,
         "partition_key": event.partition_key,
         "trace_id": event.trace_id,
+        "message_id": event.message_id,
+        "schema_version": event.schema_version,
+        "content_type": event.content_type,
     }
     try:
         record["body"] = orjson.loads(event.body)
@@ -77,11 +82,16 @@ def decode_record(line: bytes) -> DeadLetterRecord:
         body = orjson.dumps(raw["body"])
     else:
         body = base64.b64decode(raw["body_base64"])
+    trace_id, event_type = str(raw["trace_id"]), str(raw["event_type"])
+    message_id = str(raw.get("message_id", ""))
     event = OutEvent(
         partition_key=str(raw["partition_key"]),
         body=body,
-        trace_id=str(raw["trace_id"]),
-        event_type=str(raw["event_type"]),
+        trace_id=trace_id,
+        event_type=event_type,
+        event_id="" if message_id == f"{trace_id}:{event_type}" else message_id,
+        schema_version=int(raw.get("schema_version", 1)),
+        content_type=str(raw.get("content_type", JSON_CONTENT_TYPE)),
     )
     return DeadLetterRecord(
         reason=str(raw.get("reason", "")),

@@ -10,6 +10,8 @@ Design:
   holds `batch_size` events, when its oldest event has waited `batch_timeout_ms`, or at
   flush. Batches are built by `amqp_batch.BatchBuilder` (same bytes as the SDK's
   `EventDataBatch.add`, a fraction of the cost) and sent with the SDK's `send_batch`.
+  Every message carries `message_id`, `content_type` and the `event_type` /
+  `schema_version` application properties (see `OutEvent`).
 * At most `max_buffer` events are held; `send()` awaits while the buffer is full.
 * The SDK's own retries are off (`retry_total=0`); each failed attempt counts towards the
   shared `CircuitBreaker` and is retried after an exponential, deterministically jittered
@@ -36,6 +38,7 @@ from sim.sinks.amqp_batch import BatchBuilder, fast_path_available
 from sim.sinks.base import DeadLetterWriter, OutEvent, SinkMetrics
 from sim.sinks.breaker import BreakerState, CircuitBreaker
 from sim.sinks.connection import MissingExtraError, parse_connection_string, sdk_connection_string
+from sim.sinks.transport import client_options
 
 _LOG = logging.getLogger("sim.sinks.eventhub")
 # Until a link reports its limit, stay within the smallest tier's (Basic: 256 KiB).
@@ -133,7 +136,10 @@ class EventHubSink:
         self._fast = fast_path_available()
         for lane in self._lanes:
             lane.client = EventHubProducerClient.from_connection_string(
-                self._conn_str, eventhub_name=self.hub, retry_total=0
+                self._conn_str,
+                eventhub_name=self.hub,
+                retry_total=0,
+                **client_options(self.settings),
             )
         install_log_redaction()
         await asyncio.gather(*(self._learn_limit(lane, at_start=True) for lane in self._lanes))
@@ -143,9 +149,10 @@ class EventHubSink:
             )
         self._started = True
         _LOG.info(
-            "eventhub sink started: hub %r (%s), %d producer(s), fast batches: %s",
+            "eventhub sink started: hub %r (%s, %s), %d producer(s), fast batches: %s",
             self.hub,
             self.endpoint_kind,
+            self.settings.transport,
             len(self._lanes),
             self._fast,
         )
@@ -305,7 +312,7 @@ class EventHubSink:
         limit = self.settings.batch_size
         while queue and len(events) < limit:
             event = queue[0]
-            if builder.try_add(event.body):
+            if builder.try_add(event):
                 events.append(queue.popleft())
             elif not events:
                 oversized.append(queue.popleft())

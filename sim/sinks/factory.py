@@ -1,13 +1,15 @@
-"""`make_sink`: the sink named by the settings, with its dead-letter store and filter."""
+"""`make_sink`: the sink named by the settings, with its dead-letter store, its event-type
+filter and its envelope (`realtime.envelope`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sim.config.realtime import RealtimeSettings
 from sim.config.secrets import install_log_redaction
 from sim.sinks.base import OutEvent, Sink, SinkMetrics
+from sim.sinks.cloudevents import envelope_stage
 from sim.sinks.connection import resolve_connection_string
 from sim.sinks.deadletter import DeadLetterStore
 from sim.sinks.files import JsonlSink, StdoutSink
@@ -42,6 +44,30 @@ class EventTypeFilter:
         await self.inner.close()
 
 
+class EnvelopeSink:
+    """Re-encodes every event (e.g. as CloudEvents) before the inner sink sees it."""
+
+    def __init__(self, inner: Sink, encode: Callable[[list[OutEvent]], list[OutEvent]]) -> None:
+        self.inner = inner
+        self.encode = encode
+
+    @property
+    def metrics(self) -> SinkMetrics:
+        return self.inner.metrics
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def send(self, events: Sequence[OutEvent]) -> None:
+        await self.inner.send(self.encode(list(events)))
+
+    async def flush(self) -> None:
+        await self.inner.flush()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
 def make_sink(settings: RealtimeSettings, output_dir: Path, connection_string: str | None) -> Sink:
     """Build the configured sink (not started).
 
@@ -68,6 +94,8 @@ def make_sink(settings: RealtimeSettings, output_dir: Path, connection_string: s
             ).value
         dead_letter = DeadLetterStore(output_dir) if settings.dead_letter else None
         sink = EventHubSink(settings, connection_string, dead_letter)
+    if settings.envelope != "native":
+        sink = EnvelopeSink(sink, envelope_stage(settings.envelope))
     if settings.event_types is not None:
         sink = EventTypeFilter(sink, settings.event_types)
     return sink
