@@ -13,7 +13,7 @@ from sim.contract.ids import readable_ids, uniform
 from sim.world.model import CHECKOUT, ZONES, Catalog
 from sim.world.recorder import Recorder
 from sim.world.segments import members
-from sim.world.sensors import FT_INTERVAL, occupancy, pings, rssi
+from sim.world.sensors import FT_INTERVAL, interval_of, occupancy, pings, rssi
 from sim.world.till import TENDERS, Promotions, tax_cents
 from sim.world.visits import Visits
 
@@ -350,7 +350,7 @@ class Store:
                 },
             )
             self._ft_from = upto
-        keep = end >= self._ft_from
+        keep = interval_of(end) * FT_INTERVAL >= self._ft_from  # may count in later rows
         self._stays = (zone[keep], start[keep], end[keep])
 
 
