@@ -20,7 +20,7 @@ import simpy
 
 from sim.config.calendar import day_start
 from sim.config.scenario import Scenario
-from sim.contract.keys import trip_key
+from sim.contract import keys
 from sim.contract.rng import Stream, stream
 from sim.world.disruptions import Disruptions
 from sim.world.inventory import record_dc_txn, record_store_txn
@@ -155,7 +155,7 @@ class ShardDay:
                 "RECEIPT",
                 "TRUCK",
                 ref,
-                trip_key(4, p["day_no"], p["seq"], local),
+                keys.STORE_RECEIPT.key(day=p["day_no"], seq=p["seq"], local=local),
             )
             damaged = np.minimum(
                 stream(self.sc.seed, Stream.DAMAGE, self.m.shard, p["day_no"], p["seq"]).binomial(
@@ -174,7 +174,7 @@ class ShardDay:
                 "DAMAGE",
                 "TRUCK",
                 ref.take(pa.array(hit)),
-                trip_key(5, p["day_no"], p["seq"], hit),
+                keys.STORE_DAMAGE.key(day=p["day_no"], seq=p["seq"], local=hit),
             )
         else:
             self.dc_stock[p["products"]] += p["qty"]
@@ -188,7 +188,7 @@ class ShardDay:
                 "RECEIPT",
                 "SUPPLIER",
                 ref,
-                trip_key(2, p["day_no"], p["seq"], np.arange(len(now))),
+                keys.DC_RECEIPT.key(day=p["day_no"], seq=p["seq"], local=np.arange(len(now))),
             )
 
     # -- clocks ------------------------------------------------------------------------
@@ -305,7 +305,7 @@ class ShardDay:
             self.rec.record(
                 "store_status",
                 np.array([open_s, close_s]),
-                np.array([2 * s, 2 * s + 1]),
+                keys.STORE_STATUS.key(store=s, status=np.arange(2)),
                 {"StoreID": np.full(2, day.store_id), "Status": ["OPENED", "CLOSED"]},
             )
         return mine

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import simpy
 
-from sim.contract.keys import trip_key
+from sim.contract import keys
 from sim.world.inventory import record_dc_txn
 
 if TYPE_CHECKING:
@@ -179,7 +179,7 @@ class Logistics:
             "SHIPMENT",
             "TRUCK",
             pa.array([ship_id] * n),
-            trip_key(1, sd.day_no, seq, load.products),
+            keys.DC_SHIPMENT.key(day=sd.day_no, seq=seq, local=load.products),
         )
         sd.schedule(
             times[5],
@@ -241,7 +241,7 @@ class Logistics:
         sd.rec.record(
             "truck_moves",
             np.array(times[:n]),
-            trip_key(0, sd.day_no, seq, np.arange(n)),
+            keys.TRUCK_STATUS.key(day=sd.day_no, seq=seq, local=np.arange(n)),
             {
                 "TruckId": np.full(n, truck.id),
                 "DCID": np.full(n, sd.m.shard),

@@ -22,8 +22,8 @@ import numpy as np
 import pyarrow as pa
 import simpy
 
+from sim.contract import keys
 from sim.contract.ids import readable_ids
-from sim.contract.keys import trip_key
 from sim.world.inventory import record_dc_txn, record_store_txn
 from sim.world.marketing import HOUR_WEIGHT
 from sim.world.segments import members
@@ -213,7 +213,9 @@ class OnlineChannel:
         prod, qty = o.product[line], o.qty[line]
         unit = sd.promos.price[prod]
         number = line - o.line_off[order]
-        key = (sd.day_no % 256) << 48 | order << 20 | number << 4 | STATUSES.index(status)
+        key = keys.ONLINE_ORDER.key(
+            day=sd.day_no, order=order, line=number, status=STATUSES.index(status)
+        )
         if status == "CREATED":
             node_type, node = pa.nulls(n, pa.string()), pa.nulls(n, pa.int64())
         else:
@@ -251,9 +253,8 @@ class OnlineChannel:
             order = sel[owner]
             t, prod, qty = o.allocate[order], o.product[line], o.qty[line]
             ref = self.order_ids.take(pa.array(order))
-            key = trip_key(
-                6 if store_node else 3, sd.day_no, 0, order << 12 | (line - o.line_off[order])
-            )
+            layout = keys.STORE_ONLINE if store_node else keys.DC_ONLINE
+            key = layout.key(day=sd.day_no, order=order, line=line - o.line_off[order])
             if store_node:
                 for s in np.unique(o.store[order]):
                     m = o.store[order] == s

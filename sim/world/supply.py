@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
+from sim.contract import keys
 from sim.world.inventory import record_store_txn
 from sim.world.store import Store
 
@@ -43,7 +44,7 @@ def store_review(sd: ShardDay, store: Store, rng: np.random.Generator) -> None:
         sd.rec.record(
             "reorder_triggered",
             np.full(len(prods), now),
-            (s + 1) << 32 | prods,
+            keys.REORDER.key(node=s + 1, product=prods),
             {
                 "NodeType": pa.array(["STORE"] * len(prods)),
                 "NodeID": np.full(len(prods), store.day.store_id),
@@ -65,7 +66,10 @@ def _adjust(
     returns = rng.binomial(sold, sup.return_rate)
     stock -= shrink
     stock += returns
-    for reason, qty, sign, base in (("SHRINK", shrink, -1, 2), ("RETURN", returns, 1, 3)):
+    for reason, qty, sign, layout in (
+        ("SHRINK", shrink, -1, keys.STORE_SHRINK),
+        ("RETURN", returns, 1, keys.STORE_RETURN),
+    ):
         prods = np.flatnonzero(qty)
         record_store_txn(
             sd.rec,
@@ -76,7 +80,7 @@ def _adjust(
             reason,
             "STORE",
             None,
-            store.key(prods, base << 52),
+            layout.key(store=store.day.index, product=prods),
         )
 
 
@@ -101,7 +105,7 @@ def dc_review(sd: ShardDay, rng: np.random.Generator) -> None:
         sd.rec.record(
             "reorder_triggered",
             np.full(len(prods), sd.env.now),
-            prods,
+            keys.REORDER.key(node=0, product=prods),
             {
                 "NodeType": pa.array(["DC"] * len(prods)),
                 "NodeID": np.full(len(prods), sd.m.shard),
