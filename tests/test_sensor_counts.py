@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import ROOT, generate
-
 from sim.validate import validate_output
+from tests.helpers import ROOT, generate
 
 SCENARIO = """\
 seed: 11
