@@ -41,13 +41,6 @@ MAX_LINES = 400
 # splits them after merging those and deletes this exception.
 KNOWN_LONG_MODULES: frozenset[str] = frozenset({"sim.config.scenario", "sim.sinks.eventhub"})
 
-# Known cycle, being removed by the day-context change (helper "world"): day.py imports
-# logistics/online/supply, which import ShardDay back under TYPE_CHECKING. The lead
-# deletes this exception after merging that change; then no cycle at all is allowed.
-KNOWN_WORLD_DAY_CYCLE: frozenset[str] = frozenset(
-    {"sim.world.day", "sim.world.logistics", "sim.world.online", "sim.world.supply"}
-)
-
 
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
@@ -153,7 +146,7 @@ def test_every_module_is_in_a_known_layer() -> None:
 
 
 def test_no_import_cycle_between_modules() -> None:
-    found = [c for c in cycles(graph()) if c != KNOWN_WORLD_DAY_CYCLE]
+    found = cycles(graph())
     assert not found, "import cycles: " + "; ".join(" <-> ".join(sorted(c)) for c in found)
 
 
@@ -229,14 +222,13 @@ def main(argv: list[str]) -> int:
             print(f"{p} -> {', '.join(sorted(deps, key=LAYERS.index)) or '-'}")
     found = cycles(g)
     for c in found:
-        known = " (known, being removed)" if c == KNOWN_WORLD_DAY_CYCLE else ""
-        print(f"cycle{known}: {' <-> '.join(sorted(c))}")
+        print(f"cycle: {' <-> '.join(sorted(c))}")
     pkg = cycles(package_graph(g))
     for c in pkg:
         print(f"package cycle: {' <-> '.join(sorted(c))}")
     if not found and not pkg:
         print(f"no import cycle among {len(g)} modules")
-    return 1 if pkg or any(c != KNOWN_WORLD_DAY_CYCLE for c in found) else 0
+    return 1 if pkg or found else 0
 
 
 if __name__ == "__main__":

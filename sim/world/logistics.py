@@ -4,24 +4,23 @@ A load fills at most one trailer (``TRUCK_PALLETS`` pallets; units convert to pa
 the product's ``UnitsPerPallet``), and refrigerated products travel only on
 refrigerated trucks. A trip's whole timeline is fixed when a truck is assigned, so a
 trip that runs past the end of a business day continues from the checkpoint: its late
-rows are dated into the next day and its delivery is a scheduled effect.
+rows are dated into the next day and its delivery (:mod:`sim.world.deliveries`) travels
+in the checkpoint.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import simpy
 
-from sim.contract.keys import trip_key
+from sim.contract import keys
+from sim.world.context import DayContext
+from sim.world.deliveries import DcDelivery, StoreDelivery
 from sim.world.inventory import record_dc_txn
-
-if TYPE_CHECKING:
-    from sim.world.day import ShardDay
 
 TRUCK_PALLETS = 26.0
 STATUSES = ("SCHEDULED", "LOADING", "IN_TRANSIT", "ARRIVED", "UNLOADING", "COMPLETED")
@@ -95,69 +94,69 @@ def allocate(backlog: np.ndarray, stock: np.ndarray) -> np.ndarray:
 class Fleet:
     """Trucks of one fleet as a SimPy FilterStore; trucks still out rejoin when free."""
 
-    def __init__(self, sd: ShardDay, ids: np.ndarray, reefer: np.ndarray) -> None:
-        self.sd = sd
-        self.store = simpy.FilterStore(sd.env, capacity=max(len(ids), 1))
+    def __init__(self, ctx: DayContext, ids: np.ndarray, reefer: np.ndarray) -> None:
+        self.ctx = ctx
+        self.store = simpy.FilterStore(ctx.env, capacity=max(len(ids), 1))
         order = np.lexsort((ids, reefer))  # dry trucks first: dry loads take them first
         for i in order.tolist():
             truck = Truck(int(ids[i]), bool(reefer[i]))
-            back = sd.truck_free.get(truck.id, sd.env.now)
-            if back >= sd.end:  # still out all day: stays in the checkpoint
+            back = ctx.truck_free.get(truck.id, ctx.env.now)
+            if back >= ctx.end:  # still out all day: stays in the checkpoint
                 continue
-            sd.truck_free.pop(truck.id, None)
-            if back <= sd.env.now:
+            ctx.truck_free.pop(truck.id, None)
+            if back <= ctx.env.now:
                 self.store.items.append(truck)
             else:
-                sd.env.process(self.rejoin(truck, back))
+                ctx.env.process(self.rejoin(truck, back))
 
     def rejoin(self, truck: Truck, at: float) -> Generator[simpy.Event, object, None]:
-        yield self.sd.env.timeout(at - self.sd.env.now)
+        yield self.ctx.env.timeout(at - self.ctx.env.now)
         yield self.store.put(truck)
 
     def release(self, truck: Truck, at: float) -> None:
-        if at < self.sd.end:
-            self.sd.env.process(self.rejoin(truck, at))
+        if at < self.ctx.end:
+            self.ctx.env.process(self.rejoin(truck, at))
         else:
-            self.sd.truck_free[truck.id] = at
+            self.ctx.truck_free[truck.id] = at
 
 
 class Logistics:
     """The DC's trucks and the suppliers' trucks for one business day."""
 
-    def __init__(self, sd: ShardDay, rng: np.random.Generator) -> None:
-        self.sd, self.rng = sd, rng
-        m = sd.m
-        self.fleet = Fleet(sd, m.trucks, m.truck_reefer)
-        self.suppliers = Fleet(sd, m.supplier_trucks, m.supplier_reefer)
+    def __init__(self, ctx: DayContext, rng: np.random.Generator) -> None:
+        self.ctx, self.rng = ctx, rng
+        m = ctx.m
+        self.fleet = Fleet(ctx, m.trucks, m.truck_reefer)
+        self.suppliers = Fleet(ctx, m.supplier_trucks, m.supplier_reefer)
         self.seq = 0
-        self.yyyymmdd = int(sd.day.strftime("%Y%m%d"))
+        self.yyyymmdd = int(ctx.day.strftime("%Y%m%d"))
 
     # -- DC to stores ---------------------------------------------------------------
     def dispatch(self, at: float, cutoff: float) -> Generator[simpy.Event, object, None]:
         """At the DC's dispatch hour: allocate open store orders and send the loads."""
-        sd = self.sd
-        yield sd.env.timeout(max(at - sd.env.now, 0))
-        if sd.disruptions.dc_out(sd.env.now):
+        ctx = self.ctx
+        yield ctx.env.timeout(max(at - ctx.env.now, 0))
+        if ctx.disruptions.dc_out(ctx.env.now):
             return
         open_ = np.array(
-            [not sd.disruptions.store_closed(s, sd.env.now) for s in range(len(sd.m.store_ids))]
+            [not ctx.disruptions.store_closed(s, ctx.env.now) for s in range(len(ctx.m.store_ids))]
         )
-        ship = allocate(sd.backlog * open_[:, None], sd.dc_stock)
-        sd.backlog -= ship
-        cat = sd.catalog
+        ship = allocate(ctx.backlog * open_[:, None], ctx.dc_stock)
+        ctx.backlog -= ship
+        cat = ctx.catalog
         for s in range(len(ship)):
             prods = np.flatnonzero(ship[s])
             for load in pack(s, prods, ship[s, prods], cat.per_pallet, cat.reefer):
-                sd.env.process(self.trip(load, cutoff))
+                ctx.env.process(self.trip(load, cutoff))
 
     def trip(self, load: Load, cutoff: float) -> Generator[simpy.Event, object, None]:
-        sd = self.sd
-        env = sd.env
+        ctx = self.ctx
+        env = ctx.env
         get = self.fleet.store.get(lambda t: t.reefer or not load.reefer)
         got = yield get | env.timeout(max(cutoff - env.now, 0))
         if get not in got:  # no truck before the cut-off: the goods wait for tomorrow
             get.cancel()
-            sd.backlog[load.store, load.products] += load.qty
+            ctx.backlog[load.store, load.products] += load.qty
             return
         truck: Truck = got[get]
         load = self._take_stock(load)
@@ -165,33 +164,26 @@ class Logistics:
             self.fleet.release(truck, env.now)
             return
         seq = self._next()
-        km = float(sd.m.distance_km[load.store])
-        times = self._timeline(env.now, km, load.pallets, sd.disruptions.delay(env.now))
+        km = float(ctx.m.distance_km[load.store])
+        times = self._timeline(env.now, km, load.pallets, ctx.disruptions.delay(env.now))
         ship_id = self._shipment_id("SH", seq)
-        self._record_trip(truck, seq, ship_id, int(sd.m.store_ids[load.store]), times, load.pallets)
+        self._record_trip(
+            truck, seq, ship_id, int(ctx.m.store_ids[load.store]), times, load.pallets
+        )
         n = len(load.products)
         record_dc_txn(
-            sd.rec,
-            sd.m.shard,
+            ctx.rec,
+            ctx.m.shard,
             np.full(n, env.now),
             load.products,
             -load.qty,
             "SHIPMENT",
             "TRUCK",
             pa.array([ship_id] * n),
-            trip_key(1, sd.day_no, seq, load.products),
+            keys.DC_SHIPMENT.key(day=ctx.day_no, seq=seq, local=load.products),
         )
-        sd.schedule(
-            times[5],
-            "store_receipt",
-            dict(
-                store=load.store,
-                products=load.products,
-                qty=load.qty,
-                shipment=ship_id,
-                day_no=sd.day_no,
-                seq=seq,
-            ),
+        ctx.schedule(
+            StoreDelivery(times[5], load.store, load.products, load.qty, ship_id, ctx.day_no, seq)
         )
         self.fleet.release(truck, times[6])
 
@@ -201,22 +193,22 @@ class Logistics:
         What the DC no longer has (online orders since dispatch) goes back to the store's
         open order, as does everything when the DC is down.
         """
-        sd = self.sd
-        take = np.minimum(load.qty, sd.dc_stock[load.products])
-        if sd.disruptions.dc_out(sd.env.now):
+        ctx = self.ctx
+        take = np.minimum(load.qty, ctx.dc_stock[load.products])
+        if ctx.disruptions.dc_out(ctx.env.now):
             take[:] = 0
-        sd.backlog[load.store, load.products] += load.qty - take
+        ctx.backlog[load.store, load.products] += load.qty - take
         keep = take > 0
         if not keep.any():
             return None
         products, qty = load.products[keep], take[keep]
-        sd.dc_stock[products] -= qty
-        pallets = float((qty / sd.catalog.per_pallet[products]).sum())
+        ctx.dc_stock[products] -= qty
+        pallets = float((qty / ctx.catalog.per_pallet[products]).sum())
         return Load(load.store, products, qty, pallets, load.reefer)
 
     def _timeline(self, t0: float, km: float, pallets: float, delay: float) -> list[float]:
         """Times of SCHEDULED .. COMPLETED, the planned ETD and ETA, and the truck's return."""
-        speed = self.sd.sc.supply.truck_speed_kmh
+        speed = self.ctx.sc.supply.truck_speed_kmh
         drive = km / speed * 3600
         go, back = drive * self.rng.lognormal(0, 0.15, 2) * delay
         dock = float(self.rng.uniform(300, 1200))
@@ -236,20 +228,20 @@ class Logistics:
         times: list[float],
         pallets: float,
     ) -> None:
-        sd = self.sd
+        ctx = self.ctx
         n = len(STATUSES)
-        sd.rec.record(
+        ctx.rec.record(
             "truck_moves",
             np.array(times[:n]),
-            trip_key(0, sd.day_no, seq, np.arange(n)),
+            keys.TRUCK_STATUS.key(day=ctx.day_no, seq=seq, local=np.arange(n)),
             {
                 "TruckId": np.full(n, truck.id),
-                "DCID": np.full(n, sd.m.shard),
+                "DCID": np.full(n, ctx.m.shard),
                 "StoreID": pa.array([store_id] * n, type=pa.int64()),
                 "ShipmentId": pa.array([ship_id] * n),
                 "Status": pa.array(list(STATUSES)),
-                "ETA": sd.rec.ms(np.full(n, times[8])),
-                "ETD": sd.rec.ms(np.full(n, times[7])),
+                "ETA": ctx.rec.ms(np.full(n, times[8])),
+                "ETD": ctx.rec.ms(np.full(n, times[7])),
                 "Pallets": np.full(n, round(pallets, 2)),
             },
         )
@@ -257,30 +249,30 @@ class Logistics:
     # -- suppliers to the DC ---------------------------------------------------------
     def inbound(self) -> None:
         """Send today's due purchase orders from the suppliers to the DC."""
-        sd = self.sd
-        po = sd.purchase_orders
+        ctx = self.ctx
+        po = ctx.purchase_orders
         if not po or not len(po["due"]):
             return
-        due = po["due"] <= sd.day_no
+        due = po["due"] <= ctx.day_no
         prods, qty = po["product"][due], po["qty"][due]
         for k in po:
             po[k] = po[k][~due]
         order = np.argsort(prods, kind="stable")
-        for load in pack(-1, prods[order], qty[order], sd.catalog.per_pallet, sd.catalog.reefer):
-            start = sd.start + float(self.rng.uniform(0, 10 * 3600))
-            sd.env.process(self.supplier_trip(load, start))
+        for load in pack(-1, prods[order], qty[order], ctx.catalog.per_pallet, ctx.catalog.reefer):
+            start = ctx.start + float(self.rng.uniform(0, 10 * 3600))
+            ctx.env.process(self.supplier_trip(load, start))
 
     def supplier_trip(self, load: Load, start: float) -> Generator[simpy.Event, object, None]:
-        sd = self.sd
-        env = sd.env
+        ctx = self.ctx
+        env = ctx.env
         yield env.timeout(max(start - env.now, 0))
         get = self.suppliers.store.get(lambda t: t.reefer or not load.reefer)
-        got = yield get | env.timeout(max(sd.end - 1.0 - env.now, 0))
+        got = yield get | env.timeout(max(ctx.end - 1.0 - env.now, 0))
         if get not in got:  # no supplier truck today: the order is due again tomorrow
             get.cancel()
-            po = sd.purchase_orders
+            po = ctx.purchase_orders
             for k, v in (
-                ("due", np.full(len(load.qty), sd.day_no + 1)),
+                ("due", np.full(len(load.qty), ctx.day_no + 1)),
                 ("product", load.products),
                 ("qty", load.qty),
             ):
@@ -289,21 +281,12 @@ class Logistics:
         truck: Truck = got[get]
         seq = self._next()
         km = float(self.rng.uniform(*SUPPLIER_KM))
-        times = self._timeline(env.now, km, load.pallets, sd.disruptions.delay(env.now))
+        times = self._timeline(env.now, km, load.pallets, ctx.disruptions.delay(env.now))
         ship_id = self._shipment_id("SP", seq)
         self._record_trip(truck, seq, ship_id, None, times, load.pallets)
-        delivered = sd.disruptions.supplied(load.products, load.qty, env.now)
-        sd.schedule(
-            times[5],
-            "dc_receipt",
-            dict(
-                products=load.products,
-                ordered=load.qty,
-                qty=delivered,
-                shipment=ship_id,
-                day_no=sd.day_no,
-                seq=seq,
-            ),
+        delivered = ctx.disruptions.supplied(load.products, load.qty, env.now)
+        ctx.schedule(
+            DcDelivery(times[5], load.products, load.qty, delivered, ship_id, ctx.day_no, seq)
         )
         self.suppliers.release(truck, times[6])
 
@@ -312,4 +295,4 @@ class Logistics:
         return self.seq
 
     def _shipment_id(self, prefix: str, seq: int) -> str:
-        return f"{prefix}-{self.sd.m.shard:03d}-{self.yyyymmdd}-{seq:05d}"
+        return f"{prefix}-{self.ctx.m.shard:03d}-{self.yyyymmdd}-{seq:05d}"

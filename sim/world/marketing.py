@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from sim.config.scenario import Scenario
+from sim.contract import keys
 from sim.contract.ids import readable_ids
 from sim.world.model import ShardMaster
 from sim.world.recorder import Recorder
@@ -101,7 +102,7 @@ def impressions(
     rec.record(
         "marketing",
         t,
-        seq,
+        keys.IMPRESSION.key(seq=seq),
         {
             "Channel": names,
             "CampaignId": campaign,

@@ -16,21 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import simpy
 
+from sim.contract import keys
 from sim.contract.ids import readable_ids
-from sim.contract.keys import trip_key
+from sim.world.context import DayContext
 from sim.world.inventory import record_dc_txn, record_store_txn
 from sim.world.marketing import HOUR_WEIGHT
 from sim.world.segments import members
 from sim.world.visits import dedupe
-
-if TYPE_CHECKING:
-    from sim.world.day import ShardDay
 
 TYPES = ("SHIP_TO_HOME", "STORE_PICKUP", "SHIP_FROM_STORE")
 STATUSES = (
@@ -61,24 +58,24 @@ class Orders:
     steps: np.ndarray  # (orders, 3) hours from allocation to the next three statuses
 
 
-def expected_orders(sd: ShardDay) -> float:
+def expected_orders(ctx: DayContext) -> float:
     """Orders per day so that online is ``online.share`` of retail sales (by value).
 
     In-store sales are receipts x lines per basket; online ones orders x lines per order.
     """
-    sc = sd.sc
-    receipts = sc.volume.customers_per_day * sd.m.size.sum() * sc.shopping.conversion
+    sc = ctx.sc
+    receipts = sc.volume.customers_per_day * ctx.m.size.sum() * sc.shopping.conversion
     store_lines = receipts * sc.volume.items_per_ticket_mean
     online_lines = store_lines * sc.online.share / (1 - sc.online.share)
-    return online_lines / sc.online.lines_mean * sd.factor
+    return online_lines / sc.online.lines_mean * ctx.factor
 
 
-def draw_orders(sd: ShardDay, rng: np.random.Generator) -> Orders:
-    sc, m = sd.sc, sd.m
-    n = int(rng.poisson(expected_orders(sd)))
+def draw_orders(ctx: DayContext, rng: np.random.Generator) -> Orders:
+    sc, m = ctx.sc, ctx.m
+    n = int(rng.poisson(expected_orders(ctx)))
     hour = rng.choice(24, n, p=HOUR_WEIGHT / HOUR_WEIGHT.sum())
-    created = np.sort(sd.start + (hour + rng.random(n)) * HOUR)
-    n = int(np.searchsorted(created, sd.end - 600))  # allocated before the day ends
+    created = np.sort(ctx.start + (hour + rng.random(n)) * HOUR)
+    n = int(np.searchsorted(created, ctx.end - 600))  # allocated before the day ends
     created = created[:n]
     store = rng.choice(len(m.store_ids), n, p=m.size / m.size.sum())
     customer = np.full(n, -1, dtype=np.int64)
@@ -94,7 +91,7 @@ def draw_orders(sd: ShardDay, rng: np.random.Generator) -> Orders:
     for s in np.unique(store):
         rows = np.flatnonzero(store[owner] == s)
         carried = np.flatnonzero(m.opening[s] > 0)
-        w = sd.catalog.popularity[carried] * sd.promos.lift[carried]
+        w = ctx.catalog.popularity[carried] * ctx.promos.lift[carried]
         product[rows] = carried[rng.choice(len(carried), len(rows), p=w / w.sum())]
     off, product, qty = dedupe(owner, product, 1 + rng.poisson(0.4, len(product)), n)
     steps = np.column_stack(
@@ -107,33 +104,35 @@ def draw_orders(sd: ShardDay, rng: np.random.Generator) -> Orders:
 class OnlineChannel:
     """Allocates the day's orders in time order and records their lifecycle."""
 
-    def __init__(self, sd: ShardDay, rng: np.random.Generator) -> None:
-        self.sd = sd
-        self.orders = o = draw_orders(sd, rng)
+    def __init__(self, ctx: DayContext, rng: np.random.Generator) -> None:
+        self.ctx = ctx
+        self.orders = o = draw_orders(ctx, rng)
         n = len(o.created)
         self.ok = np.zeros(len(o.product), dtype=bool)  # line allocated
         self.at_store = np.zeros(n, dtype=bool)
         self.done = 0  # orders allocated so far
         self._created = self._allocated = 0  # orders recorded so far
-        self.order_ids = readable_ids("O", (sd.m.shard, 3), (sd.day_no, 5), (np.arange(n), 6), n=n)
-        sd.env.process(self.run())
+        self.order_ids = readable_ids(
+            "O", (ctx.m.shard, 3), (ctx.day_no, 5), (np.arange(n), 6), n=n
+        )
+        ctx.env.process(self.run())
 
     def run(self) -> Generator[simpy.Event, object, None]:
-        env, o = self.sd.env, self.orders
+        env, o = self.ctx.env, self.orders
         for i in np.argsort(o.allocate, kind="stable").tolist():
             yield env.timeout(max(o.allocate[i] - env.now, 0))
             self._allocate(i)
             self.done += 1
 
     def _allocate(self, i: int) -> None:
-        sd, o = self.sd, self.orders
-        now = sd.env.now
+        ctx, o = self.ctx, self.orders
+        now = ctx.env.now
         s = int(o.store[i])
-        at_store = TYPES[o.kind[i]] != "SHIP_TO_HOME" and not sd.disruptions.store_closed(s, now)
+        at_store = TYPES[o.kind[i]] != "SHIP_TO_HOME" and not ctx.disruptions.store_closed(s, now)
         self.at_store[i] = at_store
-        if not at_store and sd.disruptions.dc_out(now):
+        if not at_store and ctx.disruptions.dc_out(now):
             return
-        stock = sd.inventory[s] if at_store else sd.dc_stock
+        stock = ctx.inventory[s] if at_store else ctx.dc_stock
         lo, hi = int(o.line_off[i]), int(o.line_off[i + 1])
         prod, qty = o.product[lo:hi], o.qty[lo:hi]
         ok = stock[prod] >= qty
@@ -187,21 +186,21 @@ class OnlineChannel:
 
     def _store_hours(self, s: np.ndarray, t: np.ndarray) -> np.ndarray:
         """``t`` moved into the stores' opening hours (the next morning if need be)."""
-        hours = np.asarray(self.sd.hours)[s]
+        hours = np.asarray(self.ctx.hours)[s]
         open_s, close_s = hours[:, 0], hours[:, 1]
         day = np.floor((t - open_s) / 86400.0)
         late = t >= close_s + day * 86400
         return np.where(late, open_s + (day + 1) * 86400 + (t - close_s) % 3600, t)
 
     def _node(self, idx: np.ndarray) -> tuple[pa.Array, pa.Array]:
-        sd = self.sd
+        ctx = self.ctx
         store = self.at_store[idx]
         kind = pa.array(np.where(store, "STORE", "DC"))
-        return kind, pa.array(np.where(store, sd.m.store_ids[self.orders.store[idx]], sd.m.shard))
+        return kind, pa.array(np.where(store, ctx.m.store_ids[self.orders.store[idx]], ctx.m.shard))
 
     def _lines(self, idx: np.ndarray, status: str, t: np.ndarray, allocated: bool | None) -> None:
         """Rows of ``status`` for the lines of orders ``idx`` (all, allocated or not)."""
-        o, sd = self.orders, self.sd
+        o, ctx = self.orders, self.ctx
         owner, line = members(o.line_off, idx)
         if allocated is not None:
             keep = self.ok[line] == allocated
@@ -211,14 +210,16 @@ class OnlineChannel:
             return
         order = idx[owner]
         prod, qty = o.product[line], o.qty[line]
-        unit = sd.promos.price[prod]
+        unit = ctx.promos.price[prod]
         number = line - o.line_off[order]
-        key = (sd.day_no % 256) << 48 | order << 20 | number << 4 | STATUSES.index(status)
+        key = keys.ONLINE_ORDER.key(
+            day=ctx.day_no, order=order, line=number, status=STATUSES.index(status)
+        )
         if status == "CREATED":
             node_type, node = pa.nulls(n, pa.string()), pa.nulls(n, pa.int64())
         else:
             node_type, node = (a.take(pa.array(owner)) for a in self._node(idx))
-        sd.rec.record(
+        ctx.rec.record(
             "online_orders",
             t[owner],
             key,
@@ -234,13 +235,13 @@ class OnlineChannel:
                 "FulfillmentType": pa.array(np.asarray(TYPES)[o.kind[order]]),
                 "NodeType": node_type,
                 "NodeID": node,
-                "StoreID": sd.m.store_ids[o.store[order]],
+                "StoreID": ctx.m.store_ids[o.store[order]],
             },
         )
 
     def _inventory(self, idx: np.ndarray) -> None:
         """Inventory transactions of the allocated lines, at the nodes they came from."""
-        o, sd = self.orders, self.sd
+        o, ctx = self.orders, self.ctx
         for store_node in (True, False):
             sel = idx[self.at_store[idx] == store_node]
             owner, line = members(o.line_off, sel)
@@ -251,15 +252,14 @@ class OnlineChannel:
             order = sel[owner]
             t, prod, qty = o.allocate[order], o.product[line], o.qty[line]
             ref = self.order_ids.take(pa.array(order))
-            key = trip_key(
-                6 if store_node else 3, sd.day_no, 0, order << 12 | (line - o.line_off[order])
-            )
+            layout = keys.STORE_ONLINE if store_node else keys.DC_ONLINE
+            key = layout.key(day=ctx.day_no, order=order, line=line - o.line_off[order])
             if store_node:
                 for s in np.unique(o.store[order]):
                     m = o.store[order] == s
                     record_store_txn(
-                        sd.rec,
-                        int(sd.m.store_ids[s]),
+                        ctx.rec,
+                        int(ctx.m.store_ids[s]),
                         t[m],
                         prod[m],
                         -qty[m],
@@ -269,4 +269,4 @@ class OnlineChannel:
                         key[m],
                     )
             else:
-                record_dc_txn(sd.rec, sd.m.shard, t, prod, -qty, "SALE", "ONLINE", ref, key)
+                record_dc_txn(ctx.rec, ctx.m.shard, t, prod, -qty, "SALE", "ONLINE", ref, key)

@@ -53,7 +53,7 @@ class Recorder:
 
     def ms(self, t: np.ndarray | float) -> np.ndarray:
         """Sim seconds to epoch milliseconds."""
-        return self.t0_ms + np.round(np.asarray(t, dtype=np.float64) * 1000).astype(np.int64)
+        return self.t0_ms + sim_ms(t)
 
     def record(self, table: str, t: np.ndarray, key: np.ndarray, cols: dict[str, Any]) -> None:
         """Rows of ``table`` that happened at sim times ``t``.
@@ -84,6 +84,11 @@ class Recorder:
         """Rows of business day ``day`` as an Arrow table of the schema, with TraceIds."""
         ids = trace_ids(self.seed, TABLE_CODES[table], self.shard, day_number(day), key)
         return to_arrow(TABLES[table], {"TraceId": ids, "EventTS": ms, **cols})
+
+
+def sim_ms(t: np.ndarray | float) -> np.ndarray:
+    """Sim seconds to the whole milliseconds every recorded time is written with."""
+    return np.round(np.asarray(t, dtype=np.float64) * 1000).astype(np.int64)
 
 
 def take(v: Any, index: np.ndarray) -> Any:

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.world.recorder import sim_ms
+
 FT_INTERVAL = 900.0
+FT_INTERVAL_MS = 900_000
 
 
 def pings(
@@ -44,19 +47,26 @@ def occupancy(
 
     Returns (interval start, zone, count, mean dwell) for every (interval, zone) with
     visitors. Stays are closed intervals: a stay ending exactly on a boundary also
-    counts in the interval that starts there.
+    counts in the interval that starts there. A stay falls in the intervals of its times
+    as recorded (whole milliseconds), so a payment at 13:59:59.9996, written 14:00:00.000,
+    is counted at the checkout from 14:00 as its receipt is.
     """
-    k0 = np.floor(start / FT_INTERVAL).astype(np.int64)
-    k1 = np.floor(end / FT_INTERVAL).astype(np.int64)
+    k0, k1 = interval_of(start), interval_of(end)
     span = k1 - k0 + 1
     stay = np.repeat(np.arange(len(start)), span)
     k = k0[stay] + np.arange(len(stay)) - np.repeat(np.cumsum(span) - span, span)
     lo, hi = k * FT_INTERVAL, (k + 1) * FT_INTERVAL
     keep = (lo >= since) & (hi <= upto)
     stay, k = stay[keep], k[keep]
-    dwell = np.minimum(end[stay], hi[keep]) - np.maximum(start[stay], lo[keep])
+    dwell = np.maximum(np.minimum(end[stay], hi[keep]) - np.maximum(start[stay], lo[keep]), 0)
     key = k * 16 + zone[stay]
     uniq, inv = np.unique(key, return_inverse=True)
     count = np.bincount(inv)
     mean = np.bincount(inv, weights=dwell) / count
     return (uniq // 16) * FT_INTERVAL, uniq % 16, count, mean
+
+
+def interval_of(t: np.ndarray) -> np.ndarray:
+    """The 15-minute interval (number since the sim clock's origin) each time is
+    recorded in: by its whole milliseconds, as every recorded time is written."""
+    return sim_ms(t) // FT_INTERVAL_MS

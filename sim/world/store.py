@@ -9,16 +9,16 @@ import numpy as np
 import pyarrow as pa
 import simpy
 
+from sim.contract import keys
 from sim.contract.ids import readable_ids, uniform
 from sim.world.model import CHECKOUT, ZONES, Catalog
 from sim.world.recorder import Recorder
 from sim.world.segments import members
-from sim.world.sensors import FT_INTERVAL, occupancy, pings, rssi
+from sim.world.sensors import FT_INTERVAL, interval_of, occupancy, pings, rssi
 from sim.world.till import TENDERS, Promotions, tax_cents
 from sim.world.visits import Visits
 
 CHECKOUT_STAY = 15  # stay number of the checkout in ping keys
-SALE_KEYS = 1 << 56  # store_inventory_txn keys of sales (other reasons use other bits)
 SUBSTITUTE_SHARE = 0.38  # on a stockout: 20% switch brand + 18% switch variety (Gruen 2002)
 
 
@@ -128,10 +128,6 @@ class Store:
         self.exit_at[i] = now
 
     # -- what gets recorded ----------------------------------------------------------
-    def key(self, local: np.ndarray, base: int = 0, shift: int = 32) -> np.ndarray:
-        """Row keys: the store's index in the shard above a key unique within the store."""
-        return base | (self.day.index << shift) | np.asarray(local, dtype=np.int64)
-
     def flush(self, now: float, final: bool = False) -> None:
         """Record everything that is complete at ``now``."""
         self._record_entries(now)
@@ -147,7 +143,7 @@ class Store:
             self.rec.record(
                 "customer_entered",
                 v.arrive[idx],
-                self.key(idx),
+                keys.CUSTOMER_ENTERED.key(store=self.day.index, visit=idx),
                 {
                     "StoreID": np.full(len(idx), self.day.store_id),
                     "CustomerID": _nullable(v.customer[idx]),
@@ -196,7 +192,7 @@ class Store:
         self.rec.record(
             "receipts",
             t,
-            self.key(seq),
+            keys.RECEIPT.key(store=d.index, receipt=seq),
             {
                 "StoreID": store,
                 "CustomerID": _nullable(v.customer[idx]),
@@ -214,7 +210,7 @@ class Store:
         self.rec.record(
             "receipt_lines",
             lt,
-            self.key(line),
+            keys.RECEIPT_LINE.key(store=d.index, line=line),
             {
                 "ReceiptId": rid,
                 "Line": line_no,
@@ -229,7 +225,7 @@ class Store:
         self.rec.record(
             "store_inventory_txn",
             lt,
-            self.key(line, SALE_KEYS),
+            keys.STORE_SALE.key(store=d.index, line=line),
             {
                 "StoreID": np.full(len(owner), d.store_id),
                 "ProductID": prod,
@@ -243,7 +239,7 @@ class Store:
             self.rec.record(
                 "payment_processed",
                 t,
-                self.key(seq),
+                keys.PAYMENT.key(store=d.index, receipt=seq),
                 {
                     "StoreID": store,
                     "ReceiptId": receipt_ids,
@@ -267,7 +263,7 @@ class Store:
         self.rec.record(
             "stockout_detected",
             t,
-            self.key(p << 8 | k),
+            keys.STOCKOUT.key(store=self.day.index, product=p, count=k),
             {"StoreID": np.full(len(t), self.day.store_id), "ProductID": p},
         )
 
@@ -299,7 +295,9 @@ class Store:
         if not seen.any():
             return
         stay, k, t = pings(start[seen], end[seen], self.ping_interval)
-        key = self.key(visit_[seen][stay] << 24 | number[seen][stay] << 20 | k, shift=48)
+        key = keys.BLE_PING.key(
+            store=self.day.index, visit=visit_[seen][stay], stay=number[seen][stay], ping=k
+        )
         seed = self.rec.seed
         t = np.minimum(t + 2.0 * uniform(seed, 1, key), end[seen][stay])
         z = zone[seen][stay]
@@ -336,7 +334,8 @@ class Store:
             k, z, count, dwell = occupancy(zone, start, end, upto, self._ft_from)
             on = _sensing(k, self.day.sensor_off)
             k, z, count, dwell = k[on], z[on], count[on], dwell[on]
-            key = self.key((k / FT_INTERVAL).astype(np.int64) << 4 | z, shift=36)
+            interval = (k / FT_INTERVAL).astype(np.int64)
+            key = keys.FOOT_TRAFFIC.key(store=self.day.index, interval=interval, zone=z)
             self.rec.record(
                 "foot_traffic",
                 k,
@@ -350,7 +349,7 @@ class Store:
                 },
             )
             self._ft_from = upto
-        keep = end >= self._ft_from
+        keep = interval_of(end) * FT_INTERVAL >= self._ft_from  # may count in later rows
         self._stays = (zone[keep], start[keep], end[keep])
 
 

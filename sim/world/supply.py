@@ -9,28 +9,45 @@ time). See ``docs/supply-chain.md``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Generator
 
 import numpy as np
 import pyarrow as pa
+import simpy
 
+from sim.contract import keys
+from sim.world.context import DayContext
 from sim.world.inventory import record_store_txn
 from sim.world.store import Store
-
-if TYPE_CHECKING:
-    from sim.world.day import ShardDay
 
 MIN_SHELF_UNITS = 3  # a carried product is kept at a few facings at least
 
 
-def store_review(sd: ShardDay, store: Store, rng: np.random.Generator) -> None:
+def review_store(
+    ctx: DayContext, store: Store, at: float, rng: np.random.Generator
+) -> Generator[simpy.Event, object, None]:
+    """The process of a store's review at ``at``: what the store sold is recorded first."""
+    yield ctx.env.timeout(max(at - ctx.env.now, 0))
+    store.flush(ctx.env.now)
+    store_review(ctx, store, rng)
+
+
+def review_dc(
+    ctx: DayContext, at: float, rng: np.random.Generator
+) -> Generator[simpy.Event, object, None]:
+    """The process of the DC's review at ``at``."""
+    yield ctx.env.timeout(max(at - ctx.env.now, 0))
+    dc_review(ctx, rng)
+
+
+def store_review(ctx: DayContext, store: Store, rng: np.random.Generator) -> None:
     """End-of-day review of one store: shrink and returns, then the order to the DC."""
-    sc, s, now = sd.sc, store.day.index, sd.env.now
+    sc, s, now = ctx.sc, store.day.index, ctx.env.now
     sold = store.units_sold()
-    _adjust(sd, store, rng, sold, now)
-    d = sd.demand_today[s]
-    carried = sd.m.opening[s] > 0
-    stock, on_order = sd.inventory[s], sd.on_order[s]
+    _adjust(ctx, store, rng, sold, now)
+    d = ctx.demand_today[s]
+    carried = ctx.m.opening[s] > 0
+    stock, on_order = ctx.inventory[s], ctx.on_order[s]
     position = stock + on_order
     point = np.maximum(np.ceil(d * sc.supply.reorder_point_days), 1)
     upto = np.maximum(np.ceil(d * sc.supply.order_up_to_days), MIN_SHELF_UNITS)
@@ -38,12 +55,12 @@ def store_review(sd: ShardDay, store: Store, rng: np.random.Generator) -> None:
     qty = np.maximum(qty, 0)
     prods = np.flatnonzero(qty)
     on_order[prods] += qty[prods]
-    sd.backlog[s, prods] += qty[prods]
-    if sd.rec.wants("reorder_triggered") and len(prods):
-        sd.rec.record(
+    ctx.backlog[s, prods] += qty[prods]
+    if ctx.rec.wants("reorder_triggered") and len(prods):
+        ctx.rec.record(
             "reorder_triggered",
             np.full(len(prods), now),
-            (s + 1) << 32 | prods,
+            keys.REORDER.key(node=s + 1, product=prods),
             {
                 "NodeType": pa.array(["STORE"] * len(prods)),
                 "NodeID": np.full(len(prods), store.day.store_id),
@@ -56,19 +73,22 @@ def store_review(sd: ShardDay, store: Store, rng: np.random.Generator) -> None:
 
 
 def _adjust(
-    sd: ShardDay, store: Store, rng: np.random.Generator, sold: np.ndarray, now: float
+    ctx: DayContext, store: Store, rng: np.random.Generator, sold: np.ndarray, now: float
 ) -> None:
     """Shrink (theft, spoilage) takes units away; customer returns bring some back."""
-    sup = sd.sc.supply
-    stock = sd.inventory[store.day.index]
+    sup = ctx.sc.supply
+    stock = ctx.inventory[store.day.index]
     shrink = np.minimum(rng.poisson(sold * sup.shrink_rate), stock)
     returns = rng.binomial(sold, sup.return_rate)
     stock -= shrink
     stock += returns
-    for reason, qty, sign, base in (("SHRINK", shrink, -1, 2), ("RETURN", returns, 1, 3)):
+    for reason, qty, sign, layout in (
+        ("SHRINK", shrink, -1, keys.STORE_SHRINK),
+        ("RETURN", returns, 1, keys.STORE_RETURN),
+    ):
         prods = np.flatnonzero(qty)
         record_store_txn(
-            sd.rec,
+            ctx.rec,
             store.day.store_id,
             np.full(len(prods), now),
             prods,
@@ -76,38 +96,38 @@ def _adjust(
             reason,
             "STORE",
             None,
-            store.key(prods, base << 52),
+            layout.key(store=store.day.index, product=prods),
         )
 
 
-def dc_review(sd: ShardDay, rng: np.random.Generator) -> None:
+def dc_review(ctx: DayContext, rng: np.random.Generator) -> None:
     """End-of-day review of the DC: purchase orders to suppliers."""
-    sup, cat = sd.sc.supply, sd.catalog
-    demand = sd.demand_today.sum(axis=0)
+    sup, cat = ctx.sc.supply, ctx.catalog
+    demand = ctx.demand_today.sum(axis=0)
     lead = cat.lead_days
-    position = sd.dc_stock + sd.dc_on_order - sd.backlog.sum(axis=0)
+    position = ctx.dc_stock + ctx.dc_on_order - ctx.backlog.sum(axis=0)
     point = np.ceil(demand * (lead + sup.dc_reorder_point_days))
     upto = np.ceil(demand * (lead + sup.dc_order_up_to_days))
     qty = np.where((demand > 0) & (position <= point), upto - position, 0).astype(np.int64)
     prods = np.flatnonzero(qty > 0)
     if not len(prods):
         return
-    due = sd.day_no + lead[prods]
-    sd.dc_on_order[prods] += qty[prods]
-    po = sd.purchase_orders
+    due = ctx.day_no + lead[prods]
+    ctx.dc_on_order[prods] += qty[prods]
+    po = ctx.purchase_orders
     for k, v in (("due", due), ("product", prods), ("qty", qty[prods])):
         po[k] = np.r_[po.get(k, np.empty(0, np.int64)), v]
-    if sd.rec.wants("reorder_triggered"):
-        sd.rec.record(
+    if ctx.rec.wants("reorder_triggered"):
+        ctx.rec.record(
             "reorder_triggered",
-            np.full(len(prods), sd.env.now),
-            prods,
+            np.full(len(prods), ctx.env.now),
+            keys.REORDER.key(node=0, product=prods),
             {
                 "NodeType": pa.array(["DC"] * len(prods)),
-                "NodeID": np.full(len(prods), sd.m.shard),
+                "NodeID": np.full(len(prods), ctx.m.shard),
                 "ProductID": prods,
-                "OnHand": sd.dc_stock[prods],
-                "OnOrder": sd.dc_on_order[prods] - qty[prods],
+                "OnHand": ctx.dc_stock[prods],
+                "OnOrder": ctx.dc_on_order[prods] - qty[prods],
                 "OrderQty": qty[prods],
             },
         )

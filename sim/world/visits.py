@@ -9,16 +9,12 @@ visits (the checkout queue, the stock left on the shelf) happens in the process.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.config.scenario import Scenario
 from sim.world.model import CHECKOUT, ENTRANCE, ZONES, Catalog
 from sim.world.till import Promotions, tender_codes
-
-if TYPE_CHECKING:
-    pass
 
 MAX_STOPS = 4  # department zones a visit walks through at most
 AFFINITY = 0.4  # share of basket lines from the visit's main zone

@@ -19,12 +19,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from conftest import ROOT, TINY, generate, run_cli, write_yaml
 
 from sim.contract.schema import TABLES
 from sim.contract.writer import read_table
-from sim.report.metrics import read_facts, read_master, stock_curve
+from sim.report.metrics import read_master, stock_curve
 from sim.validate import validate_output
+from tests.helpers import ROOT, TINY, cents, facts, generate, ms, run_cli, small_world, write_yaml
 
 FACTS = sorted(n for n, t in TABLES.items() if t.kind == "fact")
 DAYS = ["2024-03-04", "2024-03-05", "2024-03-06"]
@@ -36,36 +36,8 @@ PART = re.compile(r"facts/(\w+)/dt=(\d{4}-\d\d-\d\d)/part-(\d{3})\.(csv|parquet)
 
 def scenario(folder: Path, name: str, **changes: Any) -> Path:
     """A small scenario file (3 stores, 2 shards, 3 days); ``changes`` merge into it."""
-    data: dict[str, Any] = {
-        "seed": 21,
-        "volume": {
-            "stores": 3,
-            "dcs": 2,
-            "total_geographies": 20,
-            "total_customers": 3000,
-            "total_products": 800,
-            "customers_per_day": 600,
-        },
-        "calendar": {"start": DAYS[0], "end": DAYS[-1]},
-        "paths": {"dictionaries": str(ROOT / "dictionaries"), "output": "output"},
-    }
+    data = small_world(21, DAYS[0], DAYS[-1], per_day=600)
     return write_yaml(folder, name, data, changes)
-
-
-def ms(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    return col.cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64()).to_numpy()
-
-
-def cents(col: pa.ChunkedArray) -> np.ndarray:
-    """Decimal money as exact integer cents."""
-    scaled = pc.multiply(col, pa.scalar(100, pa.decimal128(12, 2)))
-    return scaled.cast(pa.decimal128(16, 0)).cast(pa.int64()).to_numpy()
-
-
-def facts(root: Path, table: str) -> pa.Table:
-    t = read_facts(root, table)
-    assert t is not None and t.num_rows > 0, f"no rows in {root}/facts/{table}"
-    return t
 
 
 def opening_hours(root: Path) -> dict[tuple[int, int], tuple[int, int]]:

@@ -17,11 +17,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from conftest import ROOT, generate
 
 from sim.cli import main
-from sim.report.metrics import read_facts, read_master, sales_by_channel, stock_curve
+from sim.report.metrics import read_master, sales_by_channel, stock_curve
+from sim.world.deliveries import DcDelivery
 from sim.world.state import WorldState
+from tests.helpers import ROOT, facts, generate, ms
 
 LIFECYCLE = ("SCHEDULED", "LOADING", "IN_TRANSIT", "ARRIVED", "UNLOADING", "COMPLETED")
 CAPACITY = 26.0
@@ -81,19 +82,8 @@ def heavy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # -- helpers ----------------------------------------------------------------------------
-def ms(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """Timestamps as epoch milliseconds."""
-    return col.cast(pa.int64()).to_numpy()
-
-
 def strs(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return col.to_numpy(zero_copy_only=False)
-
-
-def facts(root: Path, table: str) -> pa.Table:
-    t = read_facts(root, table)
-    assert t is not None and t.num_rows, f"no {table} rows"
-    return t
 
 
 def where(t: pa.Table, column: str, value: object) -> pa.Table:
@@ -595,9 +585,9 @@ def test_no_purchase_order_is_lost(heavy: Path) -> None:
     po = state.purchase_orders
     if po and len(po.get("product", [])):
         np.add.at(expected, po["product"], po["qty"])
-    for _, kind, payload in state.effects:
-        if kind == "dc_receipt":  # on the road
-            np.add.at(expected, payload["products"], payload["ordered"])
+    for delivery in state.deliveries:
+        if isinstance(delivery, DcDelivery):  # on the road
+            np.add.at(expected, delivery.products, delivery.ordered)
     lost = state.dc_on_order - expected
     assert (lost == 0).all(), f"{lost.sum()} units of {(lost != 0).sum()} products on order"
 

@@ -16,14 +16,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from conftest import ROOT, generate, write_yaml
 
 from sim.config.scenario import DOW, Demand, Scenario, load_scenario
-from sim.report.metrics import read_facts, read_master, sales_by_channel
+from sim.report.metrics import read_master, sales_by_channel
 from sim.world.model import Catalog, load_master
 from sim.world.seasonality import day_factor, hour_profile
 from sim.world.till import TENDERS, Promotions
 from sim.world.visits import plan_visits
+from tests.helpers import cents, facts, generate, small_world, write_yaml
 
 YEAR = [date(2024, 1, 1) + timedelta(days=i) for i in range(366)]
 WEEK = [date(2024, 3, 11) + timedelta(days=i) for i in range(7)]  # Mon..Sun, no DST change
@@ -31,31 +31,16 @@ THANKSGIVING, BLACK_FRIDAY, CHRISTMAS = date(2024, 11, 28), date(2024, 11, 29), 
 
 
 def write_scenario(folder: Path, name: str, **changes: Any) -> Path:
-    data: dict[str, Any] = {
-        "seed": 3,
-        "volume": {
-            "stores": 3,
-            "dcs": 1,
-            "total_geographies": 20,
-            "total_customers": 6000,
-            "total_products": 4000,  # big enough that merged repeat items barely cut lines
-            "customers_per_day": 800,
-        },
-        "calendar": {"start": WEEK[0].isoformat(), "end": WEEK[-1].isoformat()},
-        "paths": {"dictionaries": str(ROOT / "dictionaries"), "output": "output"},
-    }
+    data = small_world(
+        3,
+        WEEK[0].isoformat(),
+        WEEK[-1].isoformat(),
+        dcs=1,
+        customers=6000,
+        per_day=800,
+        products=4000,  # big enough that merged repeat items barely cut lines
+    )
     return write_yaml(folder, name, data, changes)
-
-
-def facts(root: Path, table: str, columns: list[str] | None = None) -> pa.Table:
-    t = read_facts(root, table, columns)
-    assert t is not None and t.num_rows > 0, table
-    return t
-
-
-def cents(col: pa.ChunkedArray) -> np.ndarray:
-    scaled = pc.multiply(col, pa.scalar(100, pa.decimal128(12, 2)))
-    return scaled.cast(pa.decimal128(16, 0)).cast(pa.int64()).to_numpy()
 
 
 def local_times(root: Path, receipts: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -12,11 +12,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_cli
 
 from sim.config.calendar import business_date
 from sim.config.scenario import Scenario, load_scenario, resolve_period
 from sim.errors import InputError
+from tests.helpers import ROOT, run_cli
 
 DEFAULT = ROOT / "scenarios" / "default.yaml"
 NOW = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)  # business day 2024-03-10 began at 10:00 UTC

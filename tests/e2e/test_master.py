@@ -16,7 +16,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from conftest import ROOT
 
 from sim.config.calendar import day_start
 from sim.config.scenario import Scenario, load_scenario
@@ -25,6 +24,7 @@ from sim.errors import InputError
 from sim.master import build as master_module
 from sim.master.build import build_master, check_volumes, write_master
 from sim.master.dictionaries import load_dictionaries
+from tests.helpers import ROOT, cents
 
 FIRST_DAY = date(2024, 3, 4)
 
@@ -89,11 +89,6 @@ SMALL = {
     },
     "calendar": {"start": "2024-03-04", "end": "2024-03-05"},
 }
-
-
-def cents(col: pa.ChunkedArray) -> np.ndarray:
-    """Money (decimal dollars) as integer cents."""
-    return np.round(col.cast(pa.float64()).to_numpy() * 100).astype(np.int64)
 
 
 def ints(col: pa.ChunkedArray) -> np.ndarray:

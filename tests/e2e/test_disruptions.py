@@ -17,11 +17,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from conftest import ROOT, generate
 
 from sim.cli import main
 from sim.report.metrics import read_facts, read_master, stock_curve
 from sim.validate import validate_output
+from tests.helpers import ROOT, generate, ms
 
 # DC 1 supplies stores 1, 3, 4, 5 and 6; DC 2 supplies store 2. The DCs reorder from
 # suppliers early (large reorder points) so that supplier deliveries happen in 10 days.
@@ -128,10 +128,6 @@ def at(text: str) -> int:
     if len(text) == 10:
         text += "T10:00:00Z"
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
-
-
-def ms(col: pa.ChunkedArray) -> np.ndarray:
-    return col.cast(pa.int64()).to_numpy()
 
 
 def rows(root: Path, table: str, span: tuple[str, str] | None = None, **equal: object) -> pa.Table:

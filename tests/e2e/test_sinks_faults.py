@@ -11,8 +11,7 @@ import pytest
 
 from sim.sinks.deadletter import DeadLetterStore
 from sim.sinks.eventhub import EventHubSink
-from tests.eventhub_endpoint import EventHubEndpoint, Fault
-from tests.test_sinks_eventhub import (
+from tests.e2e.test_sinks_eventhub import (
     SECRET,
     assert_order_per_key,
     dead_traces,
@@ -20,6 +19,7 @@ from tests.test_sinks_eventhub import (
     make_events,
     received_traces,
 )
+from tests.eventhub_endpoint import EventHubEndpoint, Fault
 
 
 @pytest.fixture

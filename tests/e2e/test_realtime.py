@@ -20,8 +20,8 @@ import pytest
 from sim.config.calendar import business_date, day_start
 from sim.config.clock import ENV_NOW, fixed_wall_clock
 from sim.report.metrics import read_facts
-from tests.conftest import ROOT, run_cli
 from tests.eventhub_endpoint import EventHubEndpoint
+from tests.helpers import ROOT, run_cli
 
 SCENARIO = """\
 seed: 11

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from conftest import ROOT, run_cli
 
 from sim.master.dictionaries import DEPARTMENTS, load_dictionaries
+from tests.helpers import ROOT, run_cli
 
 DICTS = ROOT / "dictionaries"
 TEN_DEPARTMENTS = {

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import ROOT, TINY, run_cli
 
 from sim.cli import build_parser, main
 from sim.contract.schema import MASTER, TABLES
+from tests.helpers import ROOT, TINY, run_cli
 
 DEFAULT = ROOT / "scenarios" / "default.yaml"
 COMMANDS = ("check", "master", "run", "validate", "clear")

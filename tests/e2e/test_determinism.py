@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, generate, run_cli, write_yaml
 
 from sim.contract.schema import TABLES
 from sim.contract.writer import read_table
 from sim.validate import validate_output
+from tests.helpers import generate, run_cli, small_world, write_yaml
 
 FACTS = sorted(n for n, t in TABLES.items() if t.kind == "fact")
 FIRST, LAST = "2024-03-01", "2024-03-04"  # Fri..Mon: a weekend and deferred rows cross days
@@ -23,19 +23,7 @@ COMPARED = ("facts", "closing", "master")  # everything the user reads
 
 def scenario(folder: Path, name: str, **changes: Any) -> Path:
     """A small two-shard scenario file; ``changes`` replace top-level sections or keys."""
-    data: dict[str, Any] = {
-        "seed": 5,
-        "volume": {
-            "stores": 3,
-            "dcs": 2,
-            "total_geographies": 20,
-            "total_customers": 3000,
-            "total_products": 800,
-            "customers_per_day": 400,
-        },
-        "calendar": {"start": FIRST, "end": LAST},
-        "paths": {"dictionaries": str(ROOT / "dictionaries"), "output": "output"},
-    }
+    data = small_world(5, FIRST, LAST, per_day=400)
     return write_yaml(folder, name, data, changes)
 
 
