@@ -171,7 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output", type=Path, help="output folder")
     p.add_argument("--against", type=Path, metavar="BASE", help="baseline output folder")
     p.add_argument(
-        "--html", type=Path, metavar="FILE", help="where the page goes (default OUTPUT/report/index.html)"
+        "--html",
+        type=Path,
+        metavar="FILE",
+        help="where the page goes (default OUTPUT/report/index.html)",
     )
     p.add_argument("--json", action="store_true", help="print the scores as JSON, write no page")
     p.set_defaults(func=_cmd("report"))

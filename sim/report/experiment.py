@@ -40,13 +40,25 @@ def _stores_of(out: Output, d: dict) -> np.ndarray:
     if d.get("region"):
         geo = read_master(out.root, "geographies_master")
         region = dict(zip(geo["ID"].to_pylist(), geo["Region"].to_pylist(), strict=True))
-        return np.array([s for s, g in zip(ids, np_col(st, "GeographyID"), strict=True)
-                         if region.get(int(g)) == d["region"]])
+        return np.array(
+            [
+                s
+                for s, g in zip(ids, np_col(st, "GeographyID"), strict=True)
+                if region.get(int(g)) == d["region"]
+            ]
+        )
     return ids
 
 
-def _daily(out: Output, span: np.ndarray, table: str, cols: list[str], stores: np.ndarray,
-           value: str | None, where: tuple[str, str] | None = None) -> np.ndarray:
+def _daily(
+    out: Output,
+    span: np.ndarray,
+    table: str,
+    cols: list[str],
+    stores: np.ndarray,
+    value: str | None,
+    where: tuple[str, str] | None = None,
+) -> np.ndarray:
     t = out.facts(table, ["EventTS", "StoreID", *cols])
     if t is None:
         return np.zeros(len(span))
@@ -74,10 +86,15 @@ def effects(out: Output, base: Output) -> list[Effect]:
         start = _day(d["start"])
         end = _day(d["end"]) if d.get("end") else start + 1
         label = d.get("name") or kind
-        e = Effect(f"{label}: {kind} from {d['start']} to {d.get('end') or '-'} "
-                   f"({len(stores)} stores: {', '.join(map(str, stores[:12]))})", span)
-        sales = {o: _daily(x, span, "receipts", ["Subtotal"], stores, "Subtotal")
-                 for o, x in (("experiment", out), ("baseline", base))}
+        e = Effect(
+            f"{label}: {kind} from {d['start']} to {d.get('end') or '-'} "
+            f"({len(stores)} stores: {', '.join(map(str, stores[:12]))})",
+            span,
+        )
+        sales = {
+            o: _daily(x, span, "receipts", ["Subtotal"], stores, "Subtotal")
+            for o, x in (("experiment", out), ("baseline", base))
+        }
         e.series["sales of these stores ($ per day)"] = sales
         after = span >= start
         lost = float((sales["baseline"] - sales["experiment"])[after].sum())
@@ -92,7 +109,9 @@ def effects(out: Output, base: Output) -> list[Effect]:
                 oos[name] = np.interp(span, days, 100 * curve, left=np.nan, right=np.nan)
             e.series["out of stock at these stores (% of items, end of day)"] = oos
             e.series["truck arrivals at these stores per day"] = {
-                name: _daily(x, span, "truck_moves", ["Status"], stores, None, ("Status", "ARRIVED"))
+                name: _daily(
+                    x, span, "truck_moves", ["Status"], stores, None, ("Status", "ARRIVED")
+                )
                 for name, x in (("experiment", out), ("baseline", base))
             }
             peak = np.nanmax(oos["experiment"] - oos["baseline"])
@@ -104,8 +123,15 @@ def effects(out: Output, base: Output) -> list[Effect]:
             )
         if kind in ("demand_spike", "store_closure", "sensor_outage"):
             e.series["entering visitors at these stores per day"] = {
-                name: _daily(x, span, "foot_traffic", ["Zone", "Count"], stores, "Count",
-                             ("Zone", "ENTRANCE"))
+                name: _daily(
+                    x,
+                    span,
+                    "foot_traffic",
+                    ["Zone", "Count"],
+                    stores,
+                    "Count",
+                    ("Zone", "ENTRANCE"),
+                )
                 for name, x in (("experiment", out), ("baseline", base))
             }
             win = (span >= start) & (span < end)

@@ -83,7 +83,9 @@ def _monthly(r: Report) -> str:
     x = np.arange(len(labels))
     series = {"sales per day, this output": mine / max(mine.mean(), 1e-9)}
     svg = series_svg("Sales per day by month (mean = 1)", x, series, "index")
-    return f"<figure>{svg}<figcaption class='small'>months: {', '.join(labels)}</figcaption></figure>"
+    return (
+        f"<figure>{svg}<figcaption class='small'>months: {', '.join(labels)}</figcaption></figure>"
+    )
 
 
 def _curves(r: Report) -> str:
@@ -101,15 +103,24 @@ def _curves(r: Report) -> str:
 
 def _effects(r: Report) -> str:
     if not r.effects:
-        return "<p>No disruption is recorded in this output's generation_state.json.</p>" if r.base else ""
+        return (
+            "<p>No disruption is recorded in this output's generation_state.json.</p>"
+            if r.base
+            else ""
+        )
     parts = []
     for e in r.effects:
         x = np.array(day_labels(e.days), dtype="datetime64[D]")
-        figs = "".join(f"<tr><td>{escape(k)}</td><td class='num'>{escape(v)}</td></tr>" for k, v in e.figures.items())
+        figs = "".join(
+            f"<tr><td>{escape(k)}</td><td class='num'>{escape(v)}</td></tr>"
+            for k, v in e.figures.items()
+        )
         charts = "".join(
             f"<figure>{series_svg(name, x, ys, '')}</figure>" for name, ys in e.series.items()
         )
-        parts.append(f"<h3>{escape(e.title)}</h3><table>{figs}</table><div class='grid'>{charts}</div>")
+        parts.append(
+            f"<h3>{escape(e.title)}</h3><table>{figs}</table><div class='grid'>{charts}</div>"
+        )
     return "".join(parts)
 
 

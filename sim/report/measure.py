@@ -23,6 +23,11 @@ STEADY_DAYS = 56  # out-of-stock settles after about 7 weeks (docs/realism.md)
 TRIP_DAYS = 28
 
 
+def _is(t: pa.Table, column: str, value: str) -> np.ndarray:
+    """Rows whose string ``column`` equals ``value``, as a numpy bool array."""
+    return pc.equal(t[column], value).to_numpy(zero_copy_only=False)
+
+
 def _day(n: int) -> date:
     return EPOCH + timedelta(days=int(n))
 
@@ -85,7 +90,9 @@ def _black_friday(out: Output, span: np.ndarray) -> Measured:
     days = business_day(np_col(ft, "EventTS"))[entrance] - span[0]
     visits = np.bincount(days, weights=np_col(ft, "Count", float)[entrance], minlength=len(span))
     ratio = visits[bf].mean() / visits[fridays].mean()
-    return Measured(float(ratio), f"entering visitors on {dates[bf[-1]]} / mean of {len(fridays)} Fridays")
+    return Measured(
+        float(ratio), f"entering visitors on {dates[bf[-1]]} / mean of {len(fridays)} Fridays"
+    )
 
 
 def _local(out: Output) -> dict[str, np.ndarray]:
@@ -197,10 +204,9 @@ def _ads(out: Output) -> dict[str, Measured]:
     r = out.facts("receipts", ["ImpressionId"])
     driven = pc.drop_null(r["ImpressionId"])
     hit = pc.is_in(mk["ImpressionId"], value_set=driven).to_numpy(zero_copy_only=False)
-    ch = mk["Channel"].to_numpy(zero_copy_only=False)
     res = {}
     for c in names:
-        mine = ch == c
+        mine = _is(mk, "Channel", c)
         shown = int(mine.sum())
         res[f"ad_conversion_{c}"] = (
             Measured(100 * float(hit[mine].sum()) / shown, f"{shown:,} impressions")
@@ -216,20 +222,25 @@ def supply(out: Output) -> dict[str, Measured]:
     res: dict[str, Measured] = {}
     txn = out.facts("store_inventory_txn", ["QtyDelta", "Reason", "Source"])
     if txn is None:
-        return {m: Measured.missing("no store_inventory_txn") for m in ("shrink_share", "out_of_stock")}
+        return {
+            m: Measured.missing("no store_inventory_txn") for m in ("shrink_share", "out_of_stock")
+        }
     delta = np_col(txn, "QtyDelta")
-    reason = txn["Reason"].to_numpy(zero_copy_only=False)
-    source = txn["Source"].to_numpy(zero_copy_only=False)
-    sold = -delta[(reason == "SALE") & (source == "STORE")].sum()
-    shrunk = -delta[reason == "SHRINK"].sum()
-    res["shrink_share"] = Measured(100 * shrunk / sold if sold else None, "SHRINK / store SALE units")
+    sale = _is(txn, "Reason", "SALE") & _is(txn, "Source", "STORE")
+    sold = -delta[sale].sum()
+    shrunk = -delta[_is(txn, "Reason", "SHRINK")].sum()
+    res["shrink_share"] = Measured(
+        100 * shrunk / sold if sold else None, "SHRINK / store SALE units"
+    )
     if out.span_days < STEADY_DAYS:
         res["out_of_stock"] = Measured.missing(
             f"needs {STEADY_DAYS} days (warm-up from a full opening stock); has {out.span_days}"
         )
     else:
         _, oos = out_of_stock_by_day(out)
-        res["out_of_stock"] = Measured(float(100 * oos[-14:].mean()), "mean of the last 14 days")
+        res["out_of_stock"] = Measured(
+            float(100 * oos[STEADY_DAYS:].mean()), f"mean of days {STEADY_DAYS + 1}..{len(oos)}"
+        )
     return res
 
 

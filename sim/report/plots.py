@@ -46,7 +46,13 @@ def curve_svg(title: str, c: Curve, base: Curve | None = None, ref_label: str = 
         bar = not c.cumulative and len(c.x) <= 24
         if bar:
             w = 0.4 if c.ref_y is not None else 0.8
-            ax.bar(c.x - (w / 2 if c.ref_y is not None else 0), c.y, w, color=MEASURED, label="measured")
+            ax.bar(
+                c.x - (w / 2 if c.ref_y is not None else 0),
+                c.y,
+                w,
+                color=MEASURED,
+                label="measured",
+            )
             if c.ref_y is not None:
                 ax.bar(c.ref_x + w / 2, c.ref_y, w, color=REFERENCE, label=ref_label)
             if base is not None:

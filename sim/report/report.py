@@ -60,7 +60,9 @@ def measure(root: Path) -> Measurement:
     values = measure_all(out)
     curves, scores = measure_curves(out, targets)
     values.update(scores)
-    return Measurement(out, score(targets, values), curves, daily_sales(out), time.perf_counter() - t0)
+    return Measurement(
+        out, score(targets, values), curves, daily_sales(out), time.perf_counter() - t0
+    )
 
 
 def build(root: Path, against: Path | None = None) -> Report:

@@ -102,6 +102,26 @@ def read_master(root: Path, table: str) -> pa.Table:
     return read_table(_master_path(root, table), TABLES[table].arrow_schema())
 
 
+# the columns the report reads of each fact table (one projected read per table)
+NEEDED: dict[str, list[str]] = {
+    "receipts": [
+        "EventTS",
+        "StoreID",
+        "CustomerID",
+        "Subtotal",
+        "Tax",
+        "TenderType",
+        "ImpressionId",
+    ],
+    "receipt_lines": ["ReceiptId", "Line", "ProductID", "Qty", "PromoCode"],
+    "online_orders": ["EventTS", "Status", "ExtPrice"],
+    "foot_traffic": ["EventTS", "StoreID", "Zone", "Count"],
+    "marketing": ["Channel", "ImpressionId"],
+    "store_inventory_txn": ["EventTS", "StoreID", "ProductID", "QtyDelta", "Reason", "Source"],
+    "truck_moves": ["EventTS", "StoreID", "Status"],
+}
+
+
 @dataclass
 class Output:
     """An output folder: its state file and lazily read tables."""
@@ -118,10 +138,14 @@ class Output:
         return cls(root)
 
     def facts(self, table: str, columns: list[str]) -> pa.Table | None:
-        key = (table, tuple(columns))
+        """``columns`` of a fact table; each table is read once, with every column the
+        report uses of it (:data:`NEEDED`), then sliced."""
+        wanted = NEEDED.get(table, [])
+        key = (table, tuple(wanted if set(columns) <= set(wanted) else columns))
         if key not in self._cache:
-            self._cache[key] = read_columns(self.root, table, columns)
-        return self._cache[key]
+            self._cache[key] = read_columns(self.root, table, list(key[1]))
+        t = self._cache[key]
+        return None if t is None else t.select(columns)
 
     @cached_property
     def state(self) -> dict:
@@ -156,11 +180,15 @@ class Output:
         by_geo = dict(zip(geo["ID"].to_pylist(), tz.to_pylist(), strict=True))
         return {
             s: by_geo.get(g) or "UTC"
-            for s, g in zip(stores["ID"].to_pylist(), stores["GeographyID"].to_pylist(), strict=True)
+            for s, g in zip(
+                stores["ID"].to_pylist(), stores["GeographyID"].to_pylist(), strict=True
+            )
         }
 
 
-def local_parts(ms: np.ndarray, store: np.ndarray, store_tz: dict[int, str]) -> dict[str, np.ndarray]:
+def local_parts(
+    ms: np.ndarray, store: np.ndarray, store_tz: dict[int, str]
+) -> dict[str, np.ndarray]:
     """Local hour, weekday (0 = Monday), month (1-12) and date (days) at each store."""
     hour = np.empty(len(ms), np.int64)
     weekday = np.empty(len(ms), np.int64)

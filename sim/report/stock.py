@@ -31,6 +31,8 @@ def out_of_stock_by_day(
     pos = np.minimum(np.searchsorted(key0, key), len(key0) - 1)
     ok = (key0[pos] == key) & (day >= 0) & (day < len(span))
     flat = pos[ok] * len(span) + day[ok]
-    delta = np.bincount(flat, weights=np_col(txn, "QtyDelta", float)[ok], minlength=len(key0) * len(span))
+    delta = np.bincount(
+        flat, weights=np_col(txn, "QtyDelta", float)[ok], minlength=len(key0) * len(span)
+    )
     on_hand = q0[:, None] + np.cumsum(delta.reshape(len(key0), len(span)), axis=1)
     return span, (on_hand <= 0).mean(axis=0)

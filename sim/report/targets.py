@@ -58,7 +58,9 @@ def load_targets() -> tuple[Target, ...]:
     """Every target of sim/report/targets.yaml, figures first, then distributions."""
     text = files("sim.report").joinpath("targets.yaml").read_text()
     data = TargetFile.model_validate(yaml.safe_load(text))
-    dists = [t.model_copy(update={"kind": "distribution", "unit": "score"}) for t in data.distributions]
+    dists = [
+        t.model_copy(update={"kind": "distribution", "unit": "score"}) for t in data.distributions
+    ]
     out = (*data.targets, *dists)
     ids = [t.id for t in out]
     if len(set(ids)) != len(ids):
@@ -72,6 +74,10 @@ class Measured:
 
     value: float | None
     note: str = ""  # how it was measured, or why it is not measurable
+
+    def __post_init__(self) -> None:  # numpy scalars become plain floats (JSON, YAML)
+        if self.value is not None:
+            object.__setattr__(self, "value", float(self.value))
 
     @classmethod
     def missing(cls, why: str) -> Measured:
