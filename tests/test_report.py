@@ -38,6 +38,28 @@ def spiked(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return generate(sc, folder / "output")
 
 
+@pytest.fixture(scope="module")
+def dc_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny scenario with DC 1 shipping nothing on both days."""
+    folder = tmp_path_factory.mktemp("dcout")
+    outage = {"kind": "dc_outage", "name": "DC1-OUT", "dc": 1, "start": "2024-03-04",
+              "end": "2024-03-06"}  # fmt: skip
+    sc = write_yaml(folder, "dc", yaml.safe_load(TINY.read_text()), {"disruptions": [outage]})
+    return generate(sc, folder / "output")
+
+
+def test_a_dc_outage_shows_its_stores_trucks_and_stock(
+    dc_out: Path, tiny_output: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _json(capsys, dc_out, "--against", tiny_output)
+    (effect,) = data["effects"]
+    assert "DC1-OUT: dc_outage" in effect["title"]
+    exp, base = effect["truck arrivals during the window (exp. / base)"].split(" / ")
+    assert int(exp) == 0 < int(base)  # the DC sends no truck while it is out
+    assert "largest out-of-stock rise (points)" in effect
+    assert "sales change from the start ($)" in effect
+
+
 def test_the_html_page_is_self_contained(tiny_copy: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["report", str(tiny_copy)]) == 0
     shown = capsys.readouterr().out

@@ -129,7 +129,7 @@ def calendar_shape(out: Output) -> dict[str, Measured]:
 
 def basket_sizes(out: Output) -> tuple[np.ndarray, np.ndarray]:
     """(lines, units) of every receipt, from receipt_lines."""
-    lines = out.facts("receipt_lines", ["ReceiptId", "Line", "Qty"])
+    lines = out.facts("receipt_lines", ["Line", "Qty"])
     line = np_col(lines, "Line")
     qty = np_col(lines, "Qty")
     starts = np.flatnonzero(line == 1)
@@ -140,7 +140,8 @@ def basket_sizes(out: Output) -> tuple[np.ndarray, np.ndarray]:
         ordered = bool(np.array_equal(expect, line))
     if ordered:
         return n, np.add.reduceat(qty, starts)
-    g = lines.group_by("ReceiptId").aggregate([("Qty", "sum"), ("Qty", "count")])
+    by_id = out.facts("receipt_lines", ["ReceiptId", "Qty"])  # read only when needed
+    g = by_id.group_by("ReceiptId").aggregate([("Qty", "sum"), ("Qty", "count")])
     return np_col(g, "Qty_count"), np_col(g, "Qty_sum")
 
 

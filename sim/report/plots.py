@@ -7,6 +7,7 @@ loaded from anywhere (SVG text is drawn as paths).
 from __future__ import annotations
 
 import io
+import textwrap
 
 import matplotlib
 
@@ -66,7 +67,7 @@ def curve_svg(title: str, c: Curve, base: Curve | None = None, ref_label: str = 
                 ax.plot(c.ref_x, c.ref_y, style, color=REFERENCE, ms=11, label=ref_label)
         if len(c.x) == 7:
             ax.set_xticks(range(7), WEEKDAYS)
-        ax.set_title(title)
+        ax.set_title("\n".join(textwrap.wrap(title, 60)))
         ax.set_xlabel(c.xlabel)
         ax.set_ylabel(c.ylabel)
         ax.legend(frameon=False)
@@ -83,7 +84,7 @@ def series_svg(
         fig, ax = plt.subplots(figsize=(8, 4.2))
         for (name, y), col in zip(series.items(), colors, strict=False):
             ax.plot(x, y, color=col, label=name, ls="--" if name == "baseline" else "-")
-        ax.set_title(title)
+        ax.set_title("\n".join(textwrap.wrap(title, 60)))
         ax.set_ylabel(ylabel)
         ax.set_xlabel(xlabel)
         ax.legend(frameon=False)

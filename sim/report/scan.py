@@ -113,7 +113,7 @@ NEEDED: dict[str, list[str]] = {
         "TenderType",
         "ImpressionId",
     ],
-    "receipt_lines": ["ReceiptId", "Line", "ProductID", "Qty", "PromoCode"],
+    "receipt_lines": ["Line", "ProductID", "Qty", "PromoCode"],
     "online_orders": ["EventTS", "Status", "ExtPrice"],
     "foot_traffic": ["EventTS", "StoreID", "Zone", "Count"],
     "marketing": ["Channel", "ImpressionId"],
