@@ -168,6 +168,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd("stats"))
 
     p = sub.add_parser(
+        "report",
+        help="score an output against published figures (HTML, --json)",
+        description="Score every published target (sim/report/targets.yaml) on an output "
+        "folder, plot the distributions and write one self-contained HTML page "
+        "(OUTPUT/report/index.html); with --against, an experiment next to its baseline. "
+        "Reads the output only.",
+    )
+    p.add_argument("output", type=Path, help="output folder")
+    p.add_argument("--against", type=Path, metavar="BASE", help="baseline output folder")
+    p.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE",
+        help="where the page goes (default OUTPUT/report/index.html)",
+    )
+    p.add_argument("--json", action="store_true", help="print the scores as JSON, write no page")
+    p.set_defaults(func=_cmd("report"))
+
+    p = sub.add_parser(
         "clear",
         help="delete an output folder's generated data",
         description="Delete master data, facts, state and dead letters of an "

@@ -199,6 +199,40 @@ def stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def report(args: argparse.Namespace) -> int:
+    """Exit 0 whatever the scores (a report is not a gate; --json gives CI the statuses)."""
+    import orjson
+
+    from sim.report.report import as_json, build, write_html
+
+    for folder in (args.output, args.against):
+        if folder is not None and not (folder / "facts").is_dir():
+            raise InputError(f"{folder}: no facts/ folder (not an output folder?)")
+    r = build(args.output, args.against)
+    if args.json:
+        sys.stdout.write(orjson.dumps(as_json(r), option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
+    path = write_html(r, args.html or args.output / "report" / "index.html")
+    _print_scores(r)
+    out.print(f"{r.summary()}; wrote {path}")
+    return 0
+
+
+def _print_scores(r: object) -> None:
+    from sim.report.targets import fmt
+
+    t = Table(title=f"{r.this.out.root}: targets (sim/report/targets.yaml)")
+    for col in ("target", "measured", "band", "status"):
+        t.add_column(col)
+    style = {"pass": "green", "fail": "bold red", "not measurable": "dim"}
+    for s in r.this.scored:
+        v = s.measured.value
+        band = f"{fmt(s.target.unit, s.target.band[0])} .. {fmt(s.target.unit, s.target.band[1])}"
+        shown = fmt(s.target.unit, v) if v is not None else s.measured.note
+        t.add_row(s.target.title, shown, band, f"[{style[s.status]}]{s.status}[/]")
+    out.print(t)
+
+
 def clear(args: argparse.Namespace) -> int:
     root: Path = args.output
     present = [root / n for n in GENERATED if (root / n).exists()]

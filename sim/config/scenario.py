@@ -31,6 +31,9 @@ from sim.errors import InputError
 DOW = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+TRIPS_PER_WEEK = 1.6  # grocery trips per shopper per week (FMI U.S. Grocery Shopper Trends 2018)
+
+
 class Volume(Section):
     """How big the chain is and how busy its stores are."""
 
@@ -42,8 +45,12 @@ class Volume(Section):
     total_geographies: int = Field(
         100, ge=1, strict=True, description="Geographies picked from the dictionary."
     )
-    total_customers: int = Field(
-        50_000, ge=1, strict=True, description="Customers in the master data."
+    total_customers: int | None = Field(
+        None,
+        ge=1,
+        strict=True,
+        description="Customers in the master data (default: sized so that a known customer "
+        "makes 1.6 purchase trips a week, FMI Grocery Shopper Trends 2018).",
     )
     total_products: int = Field(10_000, ge=1, strict=True, description="SKUs in the master data.")
     customers_per_day: float = Field(
@@ -161,7 +168,7 @@ class Demand(Section):
             "new_years_day": 0.55,
             "easter": 0.0,
             "thanksgiving": 0.0,
-            "black_friday": 2.3,
+            "black_friday": 1.4,
             "christmas_run_up": 1.22,
             "christmas_eve": 1.35,
             "christmas": 0.0,
@@ -322,6 +329,17 @@ class Scenario(Section):
     disruptions: list[Disruption] = Field(
         default_factory=list, description="What-if events (docs/disruptions.md)."
     )
+
+    @model_validator(mode="after")
+    def _size_customers(self) -> Scenario:
+        """Without ``volume.total_customers``, size the customer base from the published
+        trip frequency: known purchase trips a week / TRIPS_PER_WEEK customers."""
+        if self.volume.total_customers is None:
+            v, s = self.volume, self.shopping
+            trips = v.stores * v.customers_per_day * (1 - s.anonymous_share) * s.conversion * 7
+            n = max(int(round(trips / TRIPS_PER_WEEK)), 1)
+            object.__setattr__(self, "volume", v.model_copy(update={"total_customers": n}))
+        return self
 
 
 class Period(BaseModel):

@@ -58,10 +58,37 @@ def arrival_times(
     return np.sort(hour_starts[hours] + rng.random(n) * 3600.0).clip(min=day_start)
 
 
+BASKET_SHAPE = 0.5  # negative-binomial shape of basket sizes (docs/realism.md, "basket size")
+MAX_LINES = 60
+
+
+def _capped_extra_mean(mean_extra: float) -> float:
+    """The uncapped negative-binomial mean whose draws, capped at MAX_LINES - 1, average
+    ``mean_extra`` (a few bisection steps on the exact capped mean)."""
+    r, cap = BASKET_SHAPE, MAX_LINES - 1
+    k = np.arange(cap)
+
+    def capped(m: float) -> float:  # pmf(k + 1) = pmf(k) (k + r) / (k + 1) (1 - p)
+        p = r / (r + m)
+        pmf = p**r * np.cumprod(np.r_[1.0, (k[:-1] + r) / (k[:-1] + 1) * (1 - p)])
+        return float((k * pmf).sum() + cap * max(1 - pmf.sum(), 0.0))
+
+    lo, hi = mean_extra, 2 * mean_extra + 1
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if capped(mid) < mean_extra else (lo, mid)
+    return (lo + hi) / 2
+
+
 def _basket_sizes(rng: np.random.Generator, mean: np.ndarray) -> np.ndarray:
-    r = 2.0
-    extra = rng.negative_binomial(r, r / (r + np.maximum(mean - 1, 1e-6)))
-    return np.minimum(1 + extra, 60)
+    """Lines per basket: 1 + a negative binomial of shape 0.5, so that small baskets are
+    as common as published (about 1 in 6 receipts holds a single item, half hold 5 items
+    or fewer) while the mean stays ``mean`` (the cap at 60 lines is compensated)."""
+    r = BASKET_SHAPE
+    extra = np.maximum(mean - 1, 1e-6)
+    values, inverse = np.unique(extra, return_inverse=True)
+    m = np.array([_capped_extra_mean(float(v)) for v in values])[inverse]
+    return np.minimum(1 + rng.negative_binomial(r, r / (r + m)), MAX_LINES)
 
 
 def _draw_products(

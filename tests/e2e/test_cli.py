@@ -131,7 +131,7 @@ def test_check_default_prints_a_summary_and_writes_nothing(
     assert run_cli("check", "scenarios/default.yaml", "--output", out) == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "scenarios/default.yaml: valid" in text
-    for fragment in ("20240101", "42 / 5", "100 / 50,000 / 10,000", "2,000", "8.2",
+    for fragment in ("20240101", "42 / 5", "100 / 110,250 / 10,000", "2,000", "8.2",
                      "14 business days", f"{out} (csv)"):  # fmt: skip
         assert fragment in text, fragment
     assert not out.exists()

@@ -107,7 +107,7 @@ def sc() -> Scenario:
 
 @pytest.fixture(scope="module")
 def m(sc: Scenario, dicts: dict[str, pa.Table]) -> dict[str, pa.Table]:
-    """The default scenario's master data (42 stores, 50,000 customers, 10,000 SKUs)."""
+    """The default scenario's master data (42 stores, 110,250 customers, 10,000 SKUs)."""
     return build_master(sc, dicts, FIRST_DAY)
 
 

@@ -23,7 +23,7 @@ from sim.world.model import Catalog, load_master
 from sim.world.seasonality import day_factor, hour_profile
 from sim.world.till import TENDERS, Promotions
 from sim.world.visits import plan_visits
-from tests.helpers import cents, facts, generate, small_world, write_yaml
+from tests.helpers import ROOT, cents, facts, generate, small_world, write_yaml
 
 YEAR = [date(2024, 1, 1) + timedelta(days=i) for i in range(366)]
 WEEK = [date(2024, 3, 11) + timedelta(days=i) for i in range(7)]  # Mon..Sun, no DST change
@@ -104,9 +104,12 @@ def test_stores_close_on_thanksgiving_and_christmas_and_black_friday_peaks() -> 
     demand = Demand()
     factors = {d: day_factor(d, demand) for d in YEAR}
     assert factors[THANKSGIVING] == 0 and factors[CHRISTMAS] == 0
-    assert max(factors, key=lambda d: factors[d]) == BLACK_FRIDAY
-    fridays = [f for d, f in factors.items() if d.weekday() == 4 and d.month == 11]
-    assert factors[BLACK_FRIDAY] > 2 * np.median(fridays)
+    fridays = {d: f for d, f in factors.items() if d.weekday() == 4}
+    november = {d: f for d, f in fridays.items() if d.month == 11}
+    assert max(november, key=lambda d: november[d]) == BLACK_FRIDAY  # (December run-up higher)
+    others = [f for d, f in fridays.items() if d != BLACK_FRIDAY]
+    # Placer.ai: retail visits on Black Friday 2024 were +40.4% on an average Friday
+    assert 1.25 <= factors[BLACK_FRIDAY] / np.mean(others) <= 1.8
 
 
 def test_weekend_days_are_busier_than_midweek_in_the_model() -> None:
@@ -212,6 +215,20 @@ def test_mean_lines_per_receipt_is_near_items_per_ticket(
     lines = facts(week, "receipt_lines", ["ReceiptId"])
     mean = lines.num_rows / receipts.num_rows
     assert abs(mean - scenario.volume.items_per_ticket_mean) <= 1, mean
+
+
+def test_small_baskets_are_as_common_as_published(week: Path) -> None:
+    lines = facts(week, "receipt_lines", ["ReceiptId", "Qty"])
+    units = lines.group_by("ReceiptId").aggregate([("Qty", "sum")])["Qty_sum"].to_numpy()
+    assert 0.14 <= (units == 1).mean() <= 0.30  # Sorensen 2009: > 16% single-item trips
+    assert 0.40 <= (units <= 5).mean() <= 0.60  # VideoMining 2022: half of visits <= 5 items
+    assert 8.5 <= units.mean() <= 13  # VideoMining 10.7 units, Instacart 9-11 items
+
+
+def test_the_customer_base_is_sized_from_1_6_trips_a_week(scenario: Scenario) -> None:
+    default = load_scenario(ROOT / "scenarios" / "default.yaml")
+    assert default.volume.total_customers == 110_250  # 42 x 2000 x 0.75 x 0.40 x 7 / 1.6
+    assert scenario.volume.total_customers == 6000  # an explicit value is kept
 
 
 def test_ad_driven_receipts_are_larger(receipts: pa.Table) -> None:

@@ -53,7 +53,7 @@ def test_default_scenario_has_the_issue_volumes() -> None:
         "stores": 42,
         "dcs": 5,
         "total_geographies": 100,
-        "total_customers": 50_000,
+        "total_customers": 110_250,  # sized from 1.6 trips a week (FMI 2018)
         "total_products": 10_000,
         "customers_per_day": 2000,
         "items_per_ticket_mean": 8.2,
