@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from sim.contract.schema import TABLES
 from sim.contract.writer import partition_path, write_table
+from sim.run.lake import fact_target
 from sim.world.recorder import Chunk, Recorder, take
 
 WRITER_THREADS = 2
@@ -29,7 +30,7 @@ class FileRecorder(Recorder):
 
     def __init__(self, seed: int, shard: int, t0_ms: int, root: Path, fmt: str) -> None:
         super().__init__(seed, shard, t0_ms)
-        self.root, self.fmt = root, fmt
+        self.root, self.fmt = fact_target(root, fmt)  # Delta: staged, see sim.run.lake
         self._chunks: dict[str, list[Chunk]] = {}
         self._pool = ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="partition-writer")
         self._pending: list[Future[None]] = []
