@@ -102,6 +102,13 @@ def run(args: argparse.Namespace) -> int:
             f"{plan.state.last_day}"
         )
         return 0
+    if getattr(args, "engine", "local") == "spark":
+        from sim.run.spark import run_history_spark
+
+        summary = run_history_spark(sc, plan, args.master)
+        if not args.quiet:
+            out.print(summary_table(summary.rows, summary.seconds, summary.days, len(plan.shards)))
+        return 0
     workers = args.workers or default_workers()
     with RunProgress(err, len(plan.shards), len(plan.days), args.quiet) as bar:
         summary = world.generate(plan, workers, bar.update)
