@@ -84,11 +84,14 @@ def test_spark_history_equals_the_local_engine_row_for_row(
     for name, df in frames.items():
         got = df.toArrow()
         want = read_facts(local, name)
-        assert want is not None and want.num_rows > 0, name
         assert got.column_names == TABLES[name].names + ["dt"], name
+        if want is None:  # no rows that day (e.g. trucks on a first day)
+            assert got.num_rows == 0, name
+            continue
         assert {str(d) for d in got["dt"].to_pylist()} == {DAY}, name
         rows = got.drop_columns(["dt"]).cast(want.schema)
         assert rows.sort_by("TraceId").equals(want.sort_by("TraceId")), name
+    assert frames["receipts"].count() > 0
     receipts = dict(frames["receipts"].dtypes)
     assert receipts["EventTS"] == "timestamp" and receipts["Total"] == "decimal(12,2)"
 

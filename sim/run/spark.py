@@ -33,6 +33,7 @@ from sim.config.clock import WallClock
 from sim.config.scenario import Period, Scenario, load_scenario, resolve_period
 from sim.contract.delta import delta_schema
 from sim.contract.schema import FACTS, TABLES
+from sim.errors import InputError
 from sim.run.files import FileRecorder
 from sim.run.history import Plan, Summary, prepare, record_generated, run_shard
 from sim.world.day import Shard, ShardDay
@@ -215,8 +216,12 @@ def run_history_spark(
     writing the output folder (visible to every executor), then the run is recorded."""
     started = time.perf_counter()
     if spark is None:
-        from pyspark.sql import SparkSession
-
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError:
+            raise InputError(
+                "--engine spark needs pyspark and pandas: pip install 'retail-sim[spark]'"
+            ) from None
         builder = SparkSession.builder.appName("retail-sim")
         spark = (builder.master(master) if master else builder).getOrCreate()
     first = date.fromisoformat(plan.state.first_day)
