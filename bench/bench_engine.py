@@ -9,7 +9,7 @@ same figure ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`` reports). It then 
 3 days the same way and prints both peaks, to show that memory does not grow with
 the number of days.
 
-    python bench/bench_engine.py [--days N] [--workers N] [--format csv|parquet]
+    python bench/bench_engine.py [--days N] [--workers N] [--format csv|parquet|delta]
                                  [--no-compare]
 """
 
@@ -86,7 +86,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--days", type=int, default=7, help="business days from 2024-03-04 (7)")
     ap.add_argument("--workers", type=int, default=1, help="worker processes (1)")
-    ap.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    ap.add_argument("--format", choices=("csv", "parquet", "delta"), default="csv")
     ap.add_argument(
         "--no-compare", action="store_true", help=f"skip the {COMPARE_DAYS}-day memory run"
     )

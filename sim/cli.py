@@ -89,6 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker processes (default: number of cores); output is identical",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    p.add_argument(
+        "--engine",
+        choices=("local", "spark"),
+        default="local",
+        help="local: a process pool (--workers); spark: one Spark task per shard "
+        "(pip install 'retail-sim[spark]'; docs/spark.md)",
+    )
+    p.add_argument(
+        "--master",
+        metavar="URL",
+        help="Spark master with --engine spark, e.g. local[2] or spark://host:7077",
+    )
     rt = p.add_argument_group("real time")
     rt.add_argument(
         "--realtime",

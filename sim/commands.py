@@ -16,7 +16,7 @@ from sim.console import err, out
 from sim.errors import InputError
 from sim.master.build import check_volumes
 from sim.master.dictionaries import load_dictionaries
-from sim.run.history import default_workers, prepare, run_history
+from sim.run.history import default_workers, prepare
 from sim.run.output import STATE_FILE
 from sim.sinks import ConnectionStringError, MissingExtraError, RealtimeSettings
 
@@ -83,6 +83,7 @@ def master(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sim.api import World
     from sim.progress import RunProgress, summary_table
 
     sc, period, root = _load(args)
@@ -91,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     _dictionaries(sc, args)
     if args.realtime:
         return _realtime(args, sc, root)
-    plan = prepare(sc, period, root, source=str(args.scenario))
+    world = World(sc, period, str(args.scenario))  # the CLI drives the Python API
+    plan = world.prepare()
     if plan.master_written and not args.quiet:
         out.print(f"master data written to {root / 'master'}")
     if not plan.days:
@@ -100,9 +102,16 @@ def run(args: argparse.Namespace) -> int:
             f"{plan.state.last_day}"
         )
         return 0
+    if getattr(args, "engine", "local") == "spark":
+        from sim.run.spark import run_history_spark
+
+        summary = run_history_spark(sc, plan, args.master)
+        if not args.quiet:
+            out.print(summary_table(summary.rows, summary.seconds, summary.days, len(plan.shards)))
+        return 0
     workers = args.workers or default_workers()
     with RunProgress(err, len(plan.shards), len(plan.days), args.quiet) as bar:
-        summary = run_history(sc, plan, workers, bar.update)
+        summary = world.generate(plan, workers, bar.update)
     if not args.quiet:
         out.print(summary_table(summary.rows, summary.seconds, summary.days, len(plan.shards)))
     return 0

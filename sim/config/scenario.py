@@ -101,7 +101,9 @@ class Paths(Section):
 class Output(Section):
     """How files are written."""
 
-    format: Literal["csv", "parquet"] = Field("csv", description="Fact and master file format.")
+    format: Literal["csv", "parquet", "delta"] = Field(
+        "csv", description="Fact and master file format; delta: Delta Lake tables."
+    )
 
 
 class Demand(Section):

@@ -1,4 +1,9 @@
-"""Writing tables to disk: CSV or Parquet, each file whole or not at all."""
+"""Writing tables to disk: CSV or Parquet, each file whole or not at all; or Delta.
+
+With ``fmt="delta"`` a table named ``<folder>/<name>`` is the Delta table in the folder
+``<folder>/<name>/`` (see :mod:`sim.contract.delta`); callers that name files
+``<name>.<fmt>`` still work, since :func:`read_table` maps ``<name>.delta`` to it.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from sim.contract.columns import iso_strings
+from sim.contract.delta import read_delta, write_delta
 
 _PLAIN = pacsv.WriteOptions(quoting_header="none", quoting_style="none", batch_size=65536)
 _QUOTED = pacsv.WriteOptions(quoting_header="none", batch_size=65536)
@@ -45,6 +51,9 @@ def _write_csv(table: pa.Table, path: Path) -> None:
 
 def write_table(table: pa.Table, path: Path, fmt: str) -> Path:
     """Write ``table`` to ``path`` (suffix set from ``fmt``) atomically; return the path."""
+    if fmt == "delta":
+        write_delta(table, path)
+        return path
     path = path.with_suffix("." + fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -66,6 +75,8 @@ def partition_path(root: Path, table: str, day: date, shard: int) -> Path:
 
 def read_table(path: Path, schema: pa.Schema) -> pa.Table:
     """Read a file written by :func:`write_table` back with its schema."""
+    if path.suffix == ".delta":
+        return read_delta(path.with_suffix(""), schema)
     if path.suffix == ".parquet":
         return pq.read_table(path, schema=schema)
     types = {f.name: (pa.string() if pa.types.is_timestamp(f.type) else f.type) for f in schema}

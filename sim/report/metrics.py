@@ -13,12 +13,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sim.contract.delta import is_delta, read_delta
 from sim.contract.schema import TABLES
 from sim.contract.writer import read_table
 
 
 def read_facts(root: Path, table: str, columns: list[str] | None = None) -> pa.Table | None:
     """All partitions of a fact table, or None when there are none."""
+    if is_delta(root / "facts" / table):
+        t = read_delta(root / "facts" / table, TABLES[table].arrow_schema())
+        if t.num_rows == 0:
+            return None
+        return t.select(columns) if columns else t
     files = sorted((root / "facts" / table).glob("dt=*/part-*.*"))
     if not files:
         return None
@@ -29,6 +35,8 @@ def read_facts(root: Path, table: str, columns: list[str] | None = None) -> pa.T
 
 
 def read_master(root: Path, table: str) -> pa.Table:
+    if is_delta(root / "master" / table):
+        return read_delta(root / "master" / table, TABLES[table].arrow_schema())
     path = next((root / "master").glob(f"{table}.*"))
     return read_table(path, TABLES[table].arrow_schema())
 

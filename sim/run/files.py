@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from sim.contract.schema import TABLES
 from sim.contract.writer import partition_path, write_table
+from sim.run.lake import fact_target
 from sim.world.recorder import Chunk, Recorder, take
 
 WRITER_THREADS = 2
@@ -29,7 +30,7 @@ class FileRecorder(Recorder):
 
     def __init__(self, seed: int, shard: int, t0_ms: int, root: Path, fmt: str) -> None:
         super().__init__(seed, shard, t0_ms)
-        self.root, self.fmt = root, fmt
+        self.root, self.fmt = fact_target(root, fmt)  # Delta: staged, see sim.run.lake
         self._chunks: dict[str, list[Chunk]] = {}
         self._pool = ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="partition-writer")
         self._pending: list[Future[None]] = []
@@ -52,14 +53,18 @@ class FileRecorder(Recorder):
 
     def _write_table(self, day: date, table: str, parts: list[Chunk]) -> None:
         """Write one table's partition: rows by time, ties by key."""
+        rows = self.day_rows(day, table, parts)
+        write_table(rows, partition_path(self.root, table, day, self.shard), self.fmt)
+
+    def day_rows(self, day: date, table: str, parts: list[Chunk]) -> pa.Table:
+        """One table's rows of ``day``, as its partition file holds them."""
         ms = np.concatenate([p[0] for p in parts])
         key = np.concatenate([p[1] for p in parts])
         cols = {c: _concat([p[2][c] for p in parts]) for c in parts[0][2]}
         order = np.lexsort((key, ms))
-        rows = self.build(
+        return self.build(
             day, table, ms[order], key[order], {c: take(v, order) for c, v in cols.items()}
         )
-        write_table(rows, partition_path(self.root, table, day, self.shard), self.fmt)
 
     def wait(self) -> None:
         """Block until the day being written is on disk (re-raising its error)."""

@@ -23,6 +23,7 @@ from sim.errors import InputError, RunError
 from sim.master.build import build_master, write_master
 from sim.master.dictionaries import load_dictionaries
 from sim.run.files import FileRecorder
+from sim.run.lake import clear_staging, commit_days
 from sim.run.output import (
     GenerationState,
     check_matches,
@@ -101,7 +102,9 @@ def prepare(
 
 
 def remove_partial_files(root: Path) -> None:
-    """Delete temporary files a killed run left (files are written to a temp name first)."""
+    """Delete temporary files a killed run left (files are written to a temp name first),
+    and Delta rows it staged but did not commit."""
+    clear_staging(root)
     for folder in ("facts", "master", "closing"):
         for tmp in (root / folder).rglob(".*.tmp"):
             tmp.unlink(missing_ok=True)
@@ -191,7 +194,10 @@ def record_generated(
     **run: object,
 ) -> None:
     """Days ``first`` .. ``last`` are on disk (and every shard's checkpoint of ``last``):
-    write the closing snapshots, move the generation state on, drop older checkpoints."""
+    write the closing snapshots, move the generation state on, drop older checkpoints.
+    A Delta output commits the staged days first."""
+    if sc.output.format == "delta":
+        commit_days(root, first, last)
     write_closing(sc, root, list(range(1, sc.volume.dcs + 1)), last)
     state.last_day = last.isoformat()
     _merge(state.rows, rows)

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sim.contract.delta import delta_files, delta_schema, is_delta, read_delta_file
 from sim.contract.schema import TABLES, Table
 from sim.contract.writer import read_table
 from sim.errors import InputError
@@ -36,6 +37,7 @@ class Part:
     path: Path
     day: int | None = None
     rows: int = 0
+    delta: bool = False  # a data file of a Delta table (its ``dt`` from the log)
 
 
 @dataclass
@@ -78,7 +80,12 @@ class Output:
         base = self.root / section
         if not base.is_dir():
             return
+        tables = sorted(p for p in base.iterdir() if is_delta(p))
+        for table in tables:
+            self._discover_delta(section, table)
         for path in sorted(base.rglob("*")):
+            if any(path.is_relative_to(t) for t in tables):
+                continue
             if path.suffix not in SUFFIXES or path.name.startswith(".") or not path.is_file():
                 continue
             rel = path.relative_to(base).parts
@@ -89,6 +96,25 @@ class Output:
                 self.problems.append(Problem(path, f"no {SECTIONS[section]} table {name!r}"))
                 continue
             self.parts.setdefault(key, []).append(Part(path, _partition_day(path, section)))
+
+    def _discover_delta(self, section: str, path: Path) -> None:
+        """The data files of the current version of the Delta table at ``path``."""
+        name = path.name
+        if not (name in TABLES and TABLES[name].kind == SECTIONS[section]):
+            self.problems.append(Problem(path, f"no {SECTIONS[section]} table {name!r}"))
+            return
+        try:
+            files = delta_files(path)
+        except Exception as e:  # noqa: BLE001 - delta-rs raises its own error types
+            self.problems.append(Problem(path, f"cannot read the Delta log: {e}"))
+            self.broken.add(f"{section}/{name}")
+            return
+        parts = self.parts.setdefault(f"{section}/{name}", [])
+        for f in files:
+            day = None if f.day is None or section != "facts" else (f.day - _EPOCH).days
+            if section == "facts" and day is None:
+                self.problems.append(Problem(f.path, "Delta file without a dt partition"))
+            parts.append(Part(f.path, day, delta=True))
 
     # -- reading -----------------------------------------------------------------------
     def load(self) -> None:
@@ -104,10 +130,15 @@ class Output:
     def _read(self, part: Part, spec: Table) -> pa.Table | None:
         found = len(self.problems)
         try:
-            self.problems += [Problem(part.path, m) for m in _header_problems(part.path, spec)]
+            found_in = _header_problems(part.path, spec, part.delta)
+            self.problems += [Problem(part.path, m) for m in found_in]
             if len(self.problems) > found:
                 return None
-            t = read_table(part.path, spec.arrow_schema())
+            t = (
+                read_delta_file(part.path, spec.arrow_schema())
+                if part.delta
+                else read_table(part.path, spec.arrow_schema())
+            )
         except (pa.ArrowException, OSError, UnicodeDecodeError, ValueError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             self.problems.append(Problem(part.path, f"cannot read: {first}"))
@@ -162,7 +193,7 @@ def _partition_day(path: Path, section: str) -> int | None:
         return None
 
 
-def _header_problems(path: Path, spec: Table) -> list[str]:
+def _header_problems(path: Path, spec: Table, delta: bool = False) -> list[str]:
     """What is wrong with the column names (and, in Parquet, types) of ``path``."""
     if path.suffix == ".parquet":
         schema = pq.read_schema(path)
@@ -173,7 +204,7 @@ def _header_problems(path: Path, spec: Table) -> list[str]:
         schema = None
     want = spec.names
     if names == want:
-        return _type_problems(schema, spec) if schema is not None else []
+        return _type_problems(schema, spec, delta) if schema is not None else []
     missing = [n for n in want if n not in names]
     extra = [n for n in names if n not in want]
     out = [f"missing column {n}" for n in missing] + [f"unexpected column {n}" for n in extra]
@@ -182,8 +213,8 @@ def _header_problems(path: Path, spec: Table) -> list[str]:
     return out
 
 
-def _type_problems(schema: pa.Schema, spec: Table) -> list[str]:
-    want = spec.arrow_schema()
+def _type_problems(schema: pa.Schema, spec: Table, delta: bool = False) -> list[str]:
+    want = delta_schema(spec.arrow_schema()) if delta else spec.arrow_schema()
     return [
         f"column {f.name} is {schema.field(f.name).type}, expected {f.type}"
         for f in want
