@@ -247,5 +247,6 @@ def serve(args: argparse.Namespace) -> int:
     app = create_app(root, args.scenario, token, WallClock.from_env(), Path("scenarios"))
     out.print(f"retail-sim console on http://{args.host}:{args.port} (API docs at /docs)")
     out.print(f"output folder {root}, scenario {args.scenario}")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # no access log: a URL may carry ?token=
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
     return 0
