@@ -225,7 +225,10 @@ def stream_resume(request: Request) -> dict[str, Any]:
 @api.post("/stream/speed", tags=["stream"])
 def stream_speed(request: Request, body: SpeedRequest) -> dict[str, Any]:
     live = _c(request).live
-    live.restart_with({"speed": body.speed})
+    try:
+        live.restart_with({"speed": body.speed})
+    except InputError as e:
+        raise _bad(e) from None
     return live.status()
 
 

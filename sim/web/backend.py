@@ -262,9 +262,15 @@ def stream_position(root: Path) -> float | None:
 
 
 def realtime_settings(sc: Scenario, update: dict[str, Any]) -> Any:
+    """The scenario's real-time settings with ``update``; bad values raise InputError."""
+    from sim.config.realtime import load_realtime_settings
+
     data = sc.realtime.model_dump()
     data.update({k: v for k, v in update.items() if v is not None})
-    return type(sc.realtime).model_validate(data)
+    unknown = sorted(set(data.get("event_types") or ()) - set(event_types()))
+    if unknown:
+        raise InputError(f"event_types: unknown {', '.join(map(repr, unknown))}; see event-types")
+    return load_realtime_settings(data)
 
 
 class Stream:
