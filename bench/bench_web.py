@@ -137,7 +137,8 @@ def main() -> None:
     rate = {k: statistics.median(n / s for s, n, _ in v) for k, v in results.items()}
     same = {d for v in results.values() for _, _, d in v}
     print(
-        f"\ndefault scenario, {args.days} day(s), {args.workers} worker(s), {args.rounds} round(s); "
+        f"\ndefault scenario, {args.days} day(s), {args.workers} worker(s), "
+        f"{args.rounds} round(s); "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     print(f"CLI     median {rate['cli']:,.0f} rows/s")
