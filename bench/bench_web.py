@@ -57,6 +57,11 @@ def rows(out: Path) -> int:
     return sum(json.loads((out / "generation_state.json").read_text())["rows"].values())
 
 
+def engine_seconds(out: Path) -> float:
+    """The history run's own timer (``run_history``), without process start-up."""
+    return json.loads((out / "generation_state.json").read_text())["runs"][-1]["seconds"]
+
+
 def digest(out: Path) -> str:
     h = hashlib.sha256()
     for p in sorted((out / "facts").rglob("part-*")):
@@ -65,14 +70,15 @@ def digest(out: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def cli(folder: Path, days: int, workers: int) -> tuple[float, int, str]:
+def cli(folder: Path, days: int, workers: int) -> tuple[float, int, str, float]:
     sc = scenario(folder, days)
     run = [sys.executable, "-m", "sim"]
     subprocess.run([*run, "master", str(sc)], cwd=ROOT, check=True, capture_output=True)
     t0 = time.perf_counter()
     cmd = [*run, "run", str(sc), "--quiet", "--workers", str(workers)]
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
-    return time.perf_counter() - t0, rows(folder / "out"), digest(folder / "out")
+    out = folder / "out"
+    return time.perf_counter() - t0, rows(out), digest(out), engine_seconds(out)
 
 
 def free_port() -> int:
@@ -90,7 +96,7 @@ def wait_sse(client: httpx.Client, job: str) -> dict[str, Any]:
     return last
 
 
-def console(folder: Path, days: int, workers: int) -> tuple[float, int, str]:
+def console(folder: Path, days: int, workers: int) -> tuple[float, int, str, float]:
     sc = scenario(folder, days)
     port = free_port()
     cmd = [sys.executable, "-m", "sim", "serve", "--scenario", str(sc), "--port", str(port)]
@@ -116,7 +122,8 @@ def console(folder: Path, days: int, workers: int) -> tuple[float, int, str]:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
-    return seconds, rows(folder / "out"), digest(folder / "out")
+    out = folder / "out"
+    return seconds, rows(out), digest(out), engine_seconds(out)
 
 
 def main() -> None:
@@ -125,7 +132,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args()
-    results: dict[str, list[tuple[float, int, str]]] = {"cli": [], "console": []}
+    results: dict[str, list[tuple[float, int, str, float]]] = {"cli": [], "console": []}
     for i in range(args.rounds):
         for name, fn in (("cli", cli), ("console", console))[:: 1 if i % 2 == 0 else -1]:
             with tempfile.TemporaryDirectory() as tmp:

@@ -248,5 +248,12 @@ def serve(args: argparse.Namespace) -> int:
     out.print(f"retail-sim console on http://{args.host}:{args.port} (API docs at /docs)")
     out.print(f"output folder {root}, scenario {args.scenario}")
     # no access log: a URL may carry ?token=
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        access_log=False,
+        timeout_graceful_shutdown=5,  # progress feeds (SSE) do not hold the shutdown
+    )
     return 0
