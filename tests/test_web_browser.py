@@ -82,7 +82,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen]]:
     yield url, out, proc
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+        proc.wait(120)
 
 
 def shot(page, tmp_path: Path, name: str, taken: list[Path]) -> None:  # noqa: ANN001
@@ -143,22 +143,26 @@ def test_console_in_chromium(server: tuple[str, Path, subprocess.Popen], tmp_pat
         expect(page.locator("#row-d1")).to_contain_text("dc 1")
         page.fill("#speed", "3600")
         page.click("#s-speed")
-        for _ in range(300):  # until the stream is past the hours DC 1 ships (12:20-13:09)
+        # until the stream is past the hours DC 1 ships (12:20-13:09); each change restarts
+        # the session, which takes seconds on a loaded machine
+        for _ in range(1800):
             if page.locator("#s-pos").inner_text() >= "2024-03-06T13:30":
                 break
             page.wait_for_timeout(100)
-        expect(page.locator("#recent tr")).not_to_have_count(1)
+        assert page.locator("#s-pos").inner_text() >= "2024-03-06T13:30"
+        expect(page.locator("#recent tr")).not_to_have_count(1, timeout=20_000)
         shot(page, tmp_path, "live-outage", taken)
         page.click("#row-d1 button.cancel")
-        expect(page.locator("#row-d1")).to_contain_text("ended", timeout=20_000)
+        expect(page.locator("#row-d1")).to_contain_text("ended", timeout=90_000)
         page.click("#s-stop")
-        expect(page.locator("#s-state")).to_have_text("stopped", timeout=30_000)
+        expect(page.locator("#s-state")).to_have_text("stopped", timeout=90_000)
         shot(page, tmp_path, "live-stopped", taken)
         browser.close()
 
     d1 = httpx.get(url + "/api/disruption/list").json()[0]
     a, b = ms(d1["starts"]), ms(d1["ends"])
     assert b - a > 3 * 3600 * 1000, d1  # it lasted hours of simulated time
+    assert "end" in d1  # cancelled: ended at the stream's position, before its 6 hours
     lines = (out / "realtime" / "events.jsonl").read_bytes().splitlines()
     events = [orjson.loads(x) for x in lines]
     left = [e["payload"] for e in events if e["event_type"] == "truck_departed"]
@@ -178,7 +182,7 @@ def test_console_in_chromium(server: tuple[str, Path, subprocess.Popen], tmp_pat
     assert httpx.post(url + "/api/stream/start", json={"speed": 600}).status_code == 200
     time.sleep(2)
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(30) == -signal.SIGTERM  # after a clean shutdown uvicorn re-raises it
+    assert proc.wait(120) == -signal.SIGTERM  # after a clean shutdown uvicorn re-raises it
     assert b"Finished server process" in (tmp_path / "server.log").read_bytes()
     state = orjson.loads((out / "realtime" / "state.json").read_bytes())
     assert state["released_at"] > d1["ends"][:19]

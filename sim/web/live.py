@@ -243,6 +243,19 @@ class Live:
         out = [self._describe(d, now) for d in backend.load_overlay(self.output)]
         return [d for d in out if d["active"]] if active_only else out
 
+    def _ended(self, thread: threading.Thread) -> None:
+        """The session ended by itself (duration, error): the stream is stopped. Never
+        while a restart holds the lock (its old thread is dead for a moment)."""
+        if not self.lock.acquire(blocking=False):
+            return
+        try:
+            if self.thread is thread and self.state == "running" and not thread.is_alive():
+                self._retire()
+                self.state = "stopped"
+                self._release()
+        finally:
+            self.lock.release()
+
     # -- what is happening ---------------------------------------------------------------
     def by_type(self) -> dict[str, int]:
         out = dict(self.totals)
@@ -280,7 +293,7 @@ class Live:
     def status(self) -> dict[str, Any]:
         thread = self.thread
         if self.state == "running" and thread is not None and not thread.is_alive():
-            self.stop()  # the session ended by itself (duration, error)
+            self._ended(thread)
         s = self.stream
         settings = {**self.config}
         return {
