@@ -209,6 +209,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd("clear"))
 
     p = sub.add_parser(
+        "serve",
+        help="the web console and REST API (needs the web extra)",
+        description="Serve the web console (pages and a REST API with OpenAPI at /docs) for "
+        "one output folder and scenario. Binds 127.0.0.1; another host needs a token "
+        "(--token or RETAIL_SIM_TOKEN). See docs/web.md.",
+    )
+    p.add_argument(
+        "--output", type=Path, metavar="DIR", help="output folder (default: the scenario's)"
+    )
+    p.add_argument(
+        "--scenario",
+        type=Path,
+        default=Path("scenarios/default.yaml"),
+        metavar="FILE",
+        help="scenario YAML (default: scenarios/default.yaml)",
+    )
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--token", help="required of every request (default: $RETAIL_SIM_TOKEN)")
+    p.set_defaults(func=_cmd("serve"))
+
+    p = sub.add_parser(
         "docs",
         help="regenerate the table and event reference docs",
         description="Write the table and event reference pages from sim/contract/schema.py, with a "

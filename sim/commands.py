@@ -279,3 +279,38 @@ def docs(args: argparse.Namespace) -> int:
         for path in write_docs(args.folder, Path(scratch)):
             out.print(f"wrote {path}")
     return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    import os
+
+    try:
+        import uvicorn
+
+        from sim.web.app import create_app
+    except ImportError as e:
+        raise InputError(
+            f"serve needs the web extra: pip install -e '.[web]' ({e.name} missing)"
+        ) from None
+    token = args.token or os.environ.get("RETAIL_SIM_TOKEN") or None
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not token:
+        raise InputError(
+            f"--host {args.host}: binding beyond this machine requires a token "
+            "(--token or RETAIL_SIM_TOKEN)"
+        )
+    if not 0 < args.port < 65536:
+        raise InputError(f"--port: expected 1..65535, got {args.port}")
+    _, _, root = _load(args)
+    app = create_app(root, args.scenario, token, WallClock.from_env(), Path("scenarios"))
+    out.print(f"retail-sim console on http://{args.host}:{args.port} (API docs at /docs)")
+    out.print(f"output folder {root}, scenario {args.scenario}")
+    # no access log: a URL may carry ?token=
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        access_log=False,
+        timeout_graceful_shutdown=5,  # progress feeds (SSE) do not hold the shutdown
+    )
+    return 0

@@ -1,0 +1,374 @@
+"""The console's adapter to the engine: the ONLY module of sim/web that calls sim.run,
+sim.validate and sim.report (and sim.master), so the engine can change under it.
+
+Everything here is synchronous and blocking; :mod:`sim.web.jobs` and :mod:`sim.web.live`
+run it in threads. Live control (pause, speed, inject, cancel) is done with today's
+engine by stopping the real-time session (its position is saved) and starting it again
+with new settings or a disruption overlay: the day is rebuilt from its checkpoint with
+the overlay, so the stream and the day's files describe one world.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import io
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter
+from rich.console import Console
+
+from sim.config.clock import WallClock
+from sim.config.disruptions import Disruption
+from sim.config.scenario import Period, Scenario, load_scenario, resolve_period
+from sim.config.secrets import redact
+from sim.contract.schema import TABLES
+from sim.errors import InputError
+from sim.web.observe import ObservedSink, Observer
+from sim.web.tables import master_targets
+
+GENERATED = ("master", "facts", "closing", "state", "dead_letter", "realtime")
+STATE_FILE = "generation_state.json"
+OVERLAY = Path("realtime") / "web_disruptions.json"
+LOCK_FILE = ".retail-sim.lock"
+DISRUPTION = TypeAdapter(Disruption)
+
+
+class Busy(Exception):
+    """Another writer holds the output folder."""
+
+
+# -- the output-folder lock ------------------------------------------------------------
+@contextlib.contextmanager
+def output_lock(root: Path, command: str) -> Iterator[None]:
+    """Exclusive lock on ``root`` (sim.run.lock when it exists, else a flock here)."""
+    try:
+        from sim.run.lock import output_lock as engine_lock  # type: ignore[import-not-found]
+    except ImportError:
+        engine_lock = None
+    if engine_lock is not None:
+        try:
+            with engine_lock(root, command):
+                yield
+            return
+        except InputError as e:
+            raise Busy(str(e)) from None
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 500, 0).decode(errors="replace").strip() or "unknown"
+            raise Busy(f"{root} is being written by another process ({holder})") from None
+        since = datetime.now(UTC).isoformat(timespec="seconds")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}, {command}, since {since}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+# -- scenarios ---------------------------------------------------------------------------
+def load(scenario: Path, output: Path | None, wall: WallClock) -> tuple[Scenario, Period]:
+    now = wall.now()
+    sc = load_scenario(scenario, now=now)
+    if output is not None:
+        sc = sc.model_copy(update={"paths": sc.paths.model_copy(update={"output": output})})
+    return sc, resolve_period(sc, now, source=str(scenario))
+
+
+def check_text(text: str, name: str, wall: WallClock) -> dict[str, Any]:
+    """Validate scenario text as ``sim check`` would; messages name ``name``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "scenario.yaml"
+        path.write_bytes(text.encode("utf-8", errors="surrogateescape"))
+        try:
+            sc, period = load(path, None, wall)
+            _dictionaries(sc, name)
+        except InputError as e:
+            return {"ok": False, "errors": redact(str(e).replace(str(path), name)).splitlines()}
+    v = sc.volume
+    return {
+        "ok": True,
+        "errors": [],
+        "summary": {
+            "seed": sc.seed,
+            "period": f"{period.first} .. {period.last} ({period.days} business days)",
+            "stores / DCs": f"{v.stores} / {v.dcs}",
+            "output": f"{sc.paths.output} ({sc.output.format})",
+            "disruptions": ", ".join(f"{d.kind} from {d.start}" for d in sc.disruptions) or "none",
+            "real time": f"sink {sc.realtime.sink}, speed x{sc.realtime.speed:g}",
+        },
+    }
+
+
+def _dictionaries(sc: Scenario, name: str) -> None:
+    from sim.master.build import check_volumes
+    from sim.master.dictionaries import load_dictionaries
+
+    try:
+        check_volumes(sc, load_dictionaries(sc.paths.dictionaries))
+    except InputError as e:
+        raise InputError(f"{name}: {e}") from None
+
+
+# -- history -----------------------------------------------------------------------------
+Progress = Callable[[int, date, dict[str, int]], None]
+
+
+@dataclass
+class Prepared:
+    days: list[date]
+    shards: int
+    master_written: bool
+    plan: Any
+
+
+def prepare(sc: Scenario, period: Period, source: str) -> Prepared:
+    """Master data (written if absent) and the days still to generate."""
+    from sim.run.history import prepare as run_prepare
+
+    _dictionaries(sc, source)
+    plan = run_prepare(sc, period, sc.paths.output, source=source)
+    return Prepared(plan.days, len(plan.shards), plan.master_written, plan)
+
+
+def generate(sc: Scenario, prepared: Prepared, workers: int, progress: Progress) -> dict:
+    from sim.run.history import run_history
+
+    s = run_history(sc, prepared.plan, workers, progress)
+    return {"rows": s.rows, "seconds": s.seconds, "days": s.days}
+
+
+def default_workers() -> int:
+    from sim.run.history import default_workers as workers
+
+    return workers()
+
+
+# -- what is in an output folder -------------------------------------------------------
+def overview(root: Path) -> dict[str, Any]:
+    path = root / STATE_FILE
+    state = json.loads(path.read_text()) if path.exists() else None
+    size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root.exists() else 0
+    rt = root / "realtime" / "state.json"
+    return {
+        "output": str(root),
+        "exists": root.exists(),
+        "first_day": state and state["first_day"],
+        "last_day": state and state.get("last_day"),
+        "rows": state["rows"] if state else {},
+        "runs": (state["runs"][-5:] if state else []),
+        "disk_bytes": size,
+        "realtime": json.loads(rt.read_text()) if rt.exists() else None,
+    }
+
+
+# -- quality ---------------------------------------------------------------------------
+def validate(root: Path) -> dict[str, Any]:
+    from sim.validate import validate_output
+
+    r = validate_output(root)
+    return {
+        "ok": r.ok,
+        "seconds": round(r.seconds, 2),
+        "checks": [
+            {
+                "name": c.name,
+                "doc": c.doc,
+                "status": c.status,
+                "rows": c.rows,
+                "violations": c.violations,
+                "examples": [redact(x) for x in c.examples],
+            }
+            for c in r.checks
+        ],
+    }
+
+
+def stats(root: Path) -> list[dict[str, str]]:
+    from sim.report.stats import figures
+
+    if not (root / "facts").is_dir():
+        raise InputError(f"{root}: no facts/ folder (not an output folder?)")
+    return [
+        {"name": f.name, "measured": f.measured, "published": f.published} for f in figures(root)
+    ]
+
+
+def clear(root: Path) -> list[str]:
+    present = [root / n for n in (*GENERATED, STATE_FILE) if (root / n).exists()]
+    for p in present:
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+    return [p.name for p in present]
+
+
+def event_types() -> list[str]:
+    from sim.report.docgen import _types_of
+
+    return sorted({e for t in TABLES.values() if t.kind != "master" for e in _types_of(t)})
+
+
+# -- real time ---------------------------------------------------------------------------
+def load_overlay(root: Path) -> list[dict[str, Any]]:
+    path = root / OVERLAY
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def save_overlay(root: Path, entries: list[dict[str, Any]]) -> None:
+    path = root / OVERLAY
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(entries, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def check_disruption(root: Path, entry: dict[str, Any]) -> dict[str, Any]:
+    """A disruption validated as in a scenario file, its targets against the master data."""
+    from pydantic import ValidationError
+
+    try:
+        d = DISRUPTION.validate_python(entry)
+    except ValidationError as e:
+        msg = "; ".join(
+            f"disruption.{'.'.join(map(str, x['loc']))}: {x['msg']}"
+            for x in e.errors(include_input=False, include_url=False)
+        )
+        raise InputError(msg) from None
+    known = master_targets(root)
+    for field, values in known.items():
+        value = getattr(d, field, None)
+        if value is not None and value not in values:
+            sample = ", ".join(map(str, values[:6])) + (", ..." if len(values) > 6 else "")
+            raise InputError(f"disruption.{field}: {value!r} is not one of ({sample})")
+    return d.model_dump(mode="json", exclude_none=True)
+
+
+def stream_position(root: Path) -> float | None:
+    """Simulated epoch seconds up to which the last stream released events."""
+    path = root / "realtime" / "state.json"
+    return json.loads(path.read_text())["released_ms"] / 1000 if path.exists() else None
+
+
+def realtime_settings(sc: Scenario, update: dict[str, Any]) -> Any:
+    """The scenario's real-time settings with ``update``; bad values raise InputError."""
+    from sim.config.realtime import load_realtime_settings
+
+    data = sc.realtime.model_dump()
+    data.update({k: v for k, v in update.items() if v is not None})
+    unknown = sorted(set(data.get("event_types") or ()) - set(event_types()))
+    if unknown:
+        raise InputError(f"event_types: unknown {', '.join(map(repr, unknown))}; see event-types")
+    return load_realtime_settings(data)
+
+
+class Stream:
+    """One real-time session of the engine, run by :meth:`run` in its own thread."""
+
+    def __init__(
+        self,
+        sc: Scenario,
+        settings: Any,
+        overlay: list[dict[str, Any]],
+        duration: float | None,
+        wall: WallClock,
+        cap: float | None,
+    ) -> None:
+        from sim.run.realtime import RealtimeRun
+
+        self.obs = obs = Observer(wall, settings.speed)
+        extra = [DISRUPTION.validate_python(d) for d in overlay]
+        world = sc.model_copy(update={"disruptions": [*sc.disruptions, *extra]})
+        self.t0 = 0.0
+        stream = self
+
+        class Run(RealtimeRun):
+            def catch_up(self, now: datetime) -> Any:  # history is checked as the file says
+                self.sc = sc
+                try:
+                    return super().catch_up(now)
+                finally:
+                    self.sc = world
+
+            def _advance(self, shards, recs, days, target, report):  # noqa: ANN001, ANN202
+                if obs.anchor is None:  # the first step starts at the clock's anchor
+                    obs.anchor = (target + stream.t0, wall.time())
+                return super()._advance(shards, recs, days, target, report)
+
+        quiet = Console(file=io.StringIO())
+        self.run_ = Run(world, sc.paths.output, settings, duration, quiet, True, wall)
+        self.sc, self.settings, self.cap = world, settings, cap
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.sink: ObservedSink | None = None
+        self.report: Any = None
+
+    def run(self) -> None:
+        """Blocks until the session ends (stop, duration or error)."""
+        from sim.config.calendar import day_start
+        from sim.sinks import make_sink
+
+        state = self.run_.history()
+        self.t0 = day_start(date.fromisoformat(state.first_day)).timestamp()
+        root = self.sc.paths.output
+        self.sink = ObservedSink(make_sink(self.settings, root, None), self.obs, self.cap)
+
+        async def main() -> Any:
+            self.loop = asyncio.get_running_loop()
+            if self.run_.stop.is_set():
+                return None
+            await self.sink.start()
+            return await self.run_.run(self.sink)
+
+        self.report = asyncio.run(main())
+
+    def stop(self) -> None:
+        """Thread-safe: ask the session to stop (it flushes and saves its position)."""
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.run_.stop.set)
+        else:
+            self.run_.stop.set()
+
+    def metrics(self) -> dict[str, Any]:
+        m = self.sink.metrics if self.sink else None
+        return {
+            "sent": m.events_sent if m else 0,
+            "retries": m.retries if m else 0,
+            "failures": m.failures if m else 0,
+            "dead_lettered": m.dead_lettered if m else 0,
+            "breaker_state": m.breaker_state if m else "closed",
+            "last_error": redact(m.last_error) if m and m.last_error else None,
+            "lag_seconds": round(self.obs.lag(), 3),
+        }
+
+
+def test_sink(settings: Any, root: Path) -> dict[str, Any]:
+    """Event Hubs: ``check-connection`` (connect, list partitions); a file sink: open it."""
+    if settings.sink == "eventhub":
+        from sim.sinks.check import check_connection
+
+        text = io.StringIO()
+        code = check_connection(settings, root, out=text)
+        return {"ok": code == 0, "exit": code, "lines": redact(text.getvalue()).splitlines()}
+    return {"ok": True, **asyncio.run(_try_sink(settings, root))}
+
+
+async def _try_sink(settings: Any, root: Path) -> dict[str, Any]:
+    from sim.sinks import make_sink
+
+    started = time.monotonic()
+    sink = make_sink(settings, root, None)
+    await sink.start()
+    await sink.close()
+    return {"seconds": round(time.monotonic() - started, 3)}

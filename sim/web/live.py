@@ -1,0 +1,311 @@
+"""The live stream the console drives: start, stop, pause, resume, speed, rate cap and
+live disruptions, on top of :class:`sim.web.backend.Stream` sessions.
+
+Today's engine takes no command while it runs, so a change is a restart: the session
+stops (delivering or dead-lettering what is in flight and saving its position), then a
+new one starts with the new settings or disruption overlay and continues at the saved
+position. A disruption therefore takes effect exactly at the stream's position.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sim.config.clock import WallClock
+from sim.config.secrets import redact
+from sim.errors import InputError
+from sim.web import backend
+
+
+def _iso(sim: float) -> str:
+    moment = datetime.fromtimestamp(sim, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+class Live:
+    """One stream per output folder; survives page reloads; stopped on shutdown."""
+
+    def __init__(self, output: Path, scenario: Path, wall: WallClock) -> None:
+        self.output, self.scenario, self.wall = output, scenario, wall
+        self.config: dict[str, Any] = {}  # realtime settings overrides for the next start
+        self.cap: float | None = None
+        self.stream: backend.Stream | None = None
+        self.thread: threading.Thread | None = None
+        self.state = "stopped"  # stopped | running | paused
+        self.error: str | None = None
+        self.deadline: float | None = None  # simulated epoch seconds, from duration
+        self.started_at: str | None = None
+        self.totals: dict[str, int] = {}
+        self.sent_before = 0
+        self.samples: deque[dict[str, Any]] = deque(maxlen=120)
+        self.kept: list[dict[str, Any]] = []  # last events of ended sessions
+        self._prev: tuple[float, dict[str, int]] = (time.monotonic(), {})
+        self.lock = threading.RLock()
+        self._lockctx: Any = None
+
+    # -- sessions ------------------------------------------------------------------
+    def _launch(self) -> None:
+        sc, _ = backend.load(self.scenario, self.output, self.wall)
+        settings = backend.realtime_settings(sc, self.config)
+        duration = None
+        if self.deadline is not None:
+            pos = backend.stream_position(self.output) or self.wall.time()
+            duration = max(0.001, self.deadline - pos)
+        overlay = [
+            {k: v for k, v in d.items() if k != "id"} for d in backend.load_overlay(self.output)
+        ]
+        stream = backend.Stream(sc, settings, overlay, duration, self.wall, self.cap)
+        self.stream, self.error = stream, None
+        self.thread = threading.Thread(target=self._run, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _run(self, stream: backend.Stream) -> None:
+        try:
+            stream.run()
+        except InputError as e:
+            self.error = redact(str(e))
+        except Exception as e:  # noqa: BLE001 - shown on the page, never a traceback
+            self.error = redact(f"{type(e).__name__}: {e}")
+        if self.lock.acquire(blocking=False):  # else a stop/restart holds it and cleans up
+            try:
+                if self.stream is stream and self.state == "running":  # ended by itself
+                    self._retire()
+                    self.state = "stopped"
+                    self._release()
+            finally:
+                self.lock.release()
+
+    def _halt(self) -> None:
+        """Stop the running session and wait for it (its position is saved)."""
+        stream, thread = self.stream, self.thread
+        if stream is None or thread is None:
+            return
+        stream.stop()
+        thread.join(timeout=120)
+        self._retire()
+
+    def _retire(self) -> None:
+        if self.stream is not None:
+            self.sent_before += self.stream.metrics()["sent"]
+            for k, v in self.stream.obs.by_type.items():
+                self.totals[k] = self.totals.get(k, 0) + v
+            self.kept = [*self.kept, *self.stream.obs.recent][-100:]
+            self.stream = None
+
+    def _release(self) -> None:
+        if self._lockctx is not None:
+            self._lockctx.__exit__(None, None, None)
+            self._lockctx = None
+
+    def start(
+        self, update: dict[str, Any], cap: float | None, duration: float | None, blocker: str | None
+    ) -> dict[str, Any]:
+        with self.lock:
+            if self.state != "stopped":
+                raise backend.Busy(f"a stream is already {self.state}")
+            if blocker:
+                raise backend.Busy(blocker)
+            sc, _ = backend.load(self.scenario, self.output, self.wall)
+            backend.realtime_settings(sc, {**self.config, **update})  # 422-worthy errors first
+            ctx = backend.output_lock(self.output, "sim serve: stream")
+            ctx.__enter__()
+            self._lockctx = ctx
+            self.config.update(update)
+            self.cap = cap
+            pos = backend.stream_position(self.output) or self.wall.time()
+            self.deadline = pos + duration if duration else None
+            self.totals, self.sent_before, self.samples = {}, 0, deque(maxlen=120)
+            self.kept = []
+            self.started_at = self.wall.now().isoformat()
+            try:
+                self._launch()
+            except Exception:
+                self._release()
+                raise
+            self.state = "running"
+            return self.status()
+
+    def stop(self) -> dict[str, Any]:
+        with self.lock:
+            if self.state == "running":
+                self._halt()
+            self.state = "stopped"
+            self._release()
+            return self.status()
+
+    def pause(self) -> dict[str, Any]:
+        with self.lock:
+            if self.state != "running":
+                raise backend.Busy(f"the stream is {self.state}, not running")
+            self._halt()
+            self.state = "paused"
+            return self.status()
+
+    def resume(self) -> dict[str, Any]:
+        with self.lock:
+            if self.state != "paused":
+                raise backend.Busy(f"the stream is {self.state}, not paused")
+            self._launch()
+            self.state = "running"
+            return self.status()
+
+    def restart_with(self, update: dict[str, Any] | None = None, cap: Any = ...) -> None:
+        """Apply new settings: at once if running (restart), else for the next start."""
+        with self.lock:
+            if update:
+                sc, _ = backend.load(self.scenario, self.output, self.wall)
+                backend.realtime_settings(sc, {**self.config, **update})
+                self.config.update(update)
+            if cap is not ...:
+                self.cap = cap
+            if self.state == "running":
+                self._halt()
+                self._launch()
+
+    # -- disruptions -----------------------------------------------------------------
+    def position(self) -> float:
+        """Simulated epoch seconds of the stream (saved position, else the wall clock)."""
+        s = self.stream
+        if s is not None and s.obs.last_ms:
+            return s.obs.last_ms / 1000
+        return backend.stream_position(self.output) or self.wall.time()
+
+    def inject(self, entry: dict[str, Any], hours: float) -> dict[str, Any]:
+        with self.lock:
+            running = self.state == "running"
+            if running:
+                self._halt()
+            start = self.position()
+            try:
+                d = backend.check_disruption(
+                    self.output, {**entry, "start": _iso(start), "duration_hours": hours}
+                )
+            except InputError:
+                if running:
+                    self._launch()
+                raise
+            overlay = backend.load_overlay(self.output)
+            d["id"] = f"d{max((int(x['id'][1:]) for x in overlay), default=0) + 1}"
+            overlay.append(d)
+            backend.save_overlay(self.output, overlay)
+            if running:
+                self._launch()
+            return self._describe(d, start)
+
+    def cancel(self, did: str) -> dict[str, Any] | None:
+        with self.lock:
+            overlay = backend.load_overlay(self.output)
+            d = next((x for x in overlay if x["id"] == did), None)
+            if d is None:
+                return None
+            running = self.state == "running"
+            if running:
+                self._halt()
+            now = self.position()
+            a, b = self._window(d)
+            if now <= a:
+                overlay.remove(d)
+            elif now < b:
+                d.pop("duration_hours", None)
+                d["end"] = _iso(now)
+            backend.save_overlay(self.output, overlay)
+            if running:
+                self._launch()
+            return self._describe(d, now)
+
+    def clear_all(self) -> int:
+        n = 0
+        for d in self.disruptions(active_only=True):
+            n += self.cancel(d["id"]) is not None
+        return n
+
+    @staticmethod
+    def _window(d: dict[str, Any]) -> tuple[float, float]:
+        a = _epoch(d["start"])
+        b = _epoch(d["end"]) if "end" in d else a + d["duration_hours"] * 3600
+        return a, b
+
+    def _describe(self, d: dict[str, Any], now: float) -> dict[str, Any]:
+        a, b = self._window(d)
+        return {**d, "starts": _iso(a), "ends": _iso(b), "active": a <= now < b or now < a}
+
+    def disruptions(self, active_only: bool = False) -> list[dict[str, Any]]:
+        now = self.position()
+        out = [self._describe(d, now) for d in backend.load_overlay(self.output)]
+        return [d for d in out if d["active"]] if active_only else out
+
+    def _ended(self, thread: threading.Thread) -> None:
+        """The session ended by itself (duration, error): the stream is stopped. Never
+        while a restart holds the lock (its old thread is dead for a moment)."""
+        if not self.lock.acquire(blocking=False):
+            return
+        try:
+            if self.thread is thread and self.state == "running" and not thread.is_alive():
+                self._retire()
+                self.state = "stopped"
+                self._release()
+        finally:
+            self.lock.release()
+
+    # -- what is happening ---------------------------------------------------------------
+    def by_type(self) -> dict[str, int]:
+        out = dict(self.totals)
+        if self.stream is not None:
+            for k, v in self.stream.obs.by_type.items():
+                out[k] = out.get(k, 0) + v
+        return out
+
+    def sample(self) -> dict[str, Any]:
+        """Events/s by type since the last sample, lag and dead letters (chart points)."""
+        now, counts = time.monotonic(), self.by_type()
+        t, prev = self._prev
+        dt = max(now - t, 1e-6)
+        point = {
+            "t": round(now, 3),
+            "rates": {k: round((v - prev.get(k, 0)) / dt, 2) for k, v in counts.items()},
+            **self.metrics(),
+        }
+        self._prev = (now, counts)
+        self.samples.append(point)
+        return point
+
+    def metrics(self) -> dict[str, Any]:
+        if self.stream is not None:
+            m = self.stream.metrics()
+            m["sent"] += self.sent_before
+            return m
+        return {"sent": self.sent_before, "lag_seconds": 0.0, "dead_lettered": 0}
+
+    def recent(self, limit: int) -> list[dict[str, Any]]:
+        s = self.stream
+        events = [*self.kept, *(s.obs.recent if s is not None else [])]
+        return events[-limit:][::-1]
+
+    def status(self) -> dict[str, Any]:
+        thread = self.thread
+        if self.state == "running" and thread is not None and not thread.is_alive():
+            self._ended(thread)
+        s = self.stream
+        settings = {**self.config}
+        return {
+            "state": self.state,
+            "is_streaming": self.state == "running",
+            "started_at": self.started_at,
+            "error": self.error,
+            "settings": settings,
+            "max_events_per_second": self.cap,
+            "position": _iso(self.position()),
+            "deadline": _iso(self.deadline) if self.deadline else None,
+            "events_sent": self.metrics()["sent"],
+            "speed": s.settings.speed if s is not None else settings.get("speed"),
+            "sink": s.settings.sink if s is not None else settings.get("sink"),
+        }

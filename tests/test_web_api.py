@@ -1,0 +1,268 @@
+"""The web console's REST API and pages, through FastAPI's test client, on the tiny world."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from sim.config.clock import WallClock  # noqa: E402
+from sim.web import backend  # noqa: E402
+from sim.web.app import create_app  # noqa: E402
+from tests.conftest import ROOT, TINY, run_cli  # noqa: E402
+
+NOW = datetime(2024, 3, 6, 10, 0, tzinfo=UTC)  # the day after the tiny calendar
+SECRET = "SeCrEtKeyValue0123456789abcdef="
+CONN = f"Endpoint=sb://127.0.0.1:1/;SharedAccessKeyName=send;SharedAccessKey={SECRET};EntityPath=h"
+
+
+def tiny(folder: Path, out: Path, **extra: object) -> Path:
+    data = yaml.safe_load(TINY.read_text())
+    data["paths"] = {"dictionaries": str(ROOT / "dictionaries"), "output": str(out)}
+    data["realtime"] = {"sink": "jsonl", "batch_timeout_ms": 20, **extra}
+    path = folder / "tiny.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def client(folder: Path, out: Path, token: str | None = None, **extra: object) -> TestClient:
+    path = tiny(folder, out, **extra)
+    return TestClient(create_app(out, path, token, WallClock.starting_at(NOW), folder))
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny world's master data and history, generated once by the CLI."""
+    folder = tmp_path_factory.mktemp("web")
+    out = folder / "out"
+    assert run_cli("run", tiny(folder, out), "--quiet", "--workers", "1") == 0
+    return out
+
+
+@pytest.fixture
+def api(generated: Path, tmp_path: Path) -> Iterator[TestClient]:
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(generated, out)
+    with client(tmp_path, out) as c:
+        yield c
+
+
+def wait_job(c: TestClient, job_id: str) -> dict:
+    for _ in range(600):
+        j = c.get(f"/api/jobs/{job_id}").json()
+        if j["status"] != "running":
+            return j
+        time.sleep(0.1)
+    raise AssertionError("job did not finish")
+
+
+def test_every_page_and_local_docs(api: TestClient) -> None:
+    for page in ("/", "/scenario", "/generate", "/data", "/live", "/quality", "/danger"):
+        r = api.get(page)
+        assert r.status_code == 200, page
+        assert "/static/vendor/htmx.min.js" in r.text and "cdn" not in r.text.lower()
+    docs = api.get("/docs").text
+    assert "/static/vendor/swagger-ui-bundle.js" in docs and "/static/vendor/swagger-ui.css" in docs
+    assert "cdn.jsdelivr" not in docs
+    for f in ("htmx.min.js", "swagger-ui-bundle.js", "swagger-ui.css", "htmx.LICENSE"):
+        assert api.get(f"/static/vendor/{f}").status_code == 200
+    paths = api.get("/openapi.json").json()["paths"]
+    for p in (
+        "/api/stream/start",
+        "/api/stream/stop",
+        "/api/stream/status",
+        "/api/stream/statistics",
+        "/api/stream/events/recent",
+        "/api/stream/health",
+        "/api/stream/config",
+        "/api/stream/test",
+        "/api/stream/event-types",
+        "/api/disruption/create",
+        "/api/disruption/list",
+        "/api/disruption/{disruption_id}",
+        "/api/disruption/clear-all",
+        "/health",
+    ):
+        assert p in paths, p
+    assert (
+        "put" in paths["/api/stream/config"]
+        and "delete" in paths["/api/disruption/{disruption_id}"]
+    )
+
+
+def test_generate_job_progress_409_and_sse(tmp_path: Path) -> None:
+    out = tmp_path / "fresh"
+    with client(tmp_path, out) as c:
+        first = c.post("/api/jobs/generate", json={"workers": 1})
+        assert first.status_code == 202
+        again = c.post("/api/jobs/generate", json={})
+        assert again.status_code == 409 and "job-1" in again.json()["detail"]
+        body = c.get("/api/jobs/job-1/events").text  # SSE until the job ends
+        assert body.startswith("event: progress\ndata: {")
+        j = wait_job(c, "job-1")
+        assert j["status"] == "done", j["message"]
+        for k in (
+            "tables_in_progress",
+            "estimated_seconds_remaining",
+            "progress_rate",
+            "last_update_timestamp",
+        ):
+            assert k in j
+        assert j["days_done"] == j["days_total"] == 2 and j["tables_done"] == 9
+        assert j["rows"] == sum(j["rows_by_table"].values()) > 0
+        assert c.get("/api/overview").json()["last_day"] == "2024-03-05"
+        assert c.post("/api/jobs/generate", json={}).json()["status"] == "running"
+        assert "up to date" in wait_job(c, "job-2")["message"]
+
+
+def test_lock_held_by_another_writer_answers_409(api: TestClient) -> None:
+    out = Path(api.app.state.console.output)
+    with backend.output_lock(out, "sim run (test)"):
+        r = api.post("/api/jobs/generate", json={})
+    assert r.status_code == 409 and "sim run (test)" in r.json()["detail"]
+    assert api.post("/api/jobs/generate", json={}).status_code == 202
+
+
+def test_previews_filters_and_no_path_traversal(api: TestClient) -> None:
+    r = api.get("/api/tables/receipts", params={"limit": 5}).json()
+    assert len(r["rows"]) == 5 and r["columns"][:3] == ["TraceId", "EventTS", "StoreID"]
+    day = api.get("/api/tables/receipts", params={"day": "2024-03-05", "store": 2}).json()
+    assert day["total"] > 0 and all(x["StoreID"] == 2 for x in day["rows"])
+    assert all(x["EventTS"].startswith("2024-03-05") for x in day["rows"])
+    assert api.get("/api/tables/stores").json()["total"] == 4
+    for bad in ("..%2F..%2Fetc%2Fpasswd", "nope", "receipt_created"):
+        assert api.get(f"/api/tables/{bad}").status_code == 404
+    assert api.get("/api/tables/receipts", params={"day": "../x"}).status_code == 422
+    tables = {t["name"]: t for t in api.get("/api/tables").json()}
+    assert "2024-03-04" in tables["receipts"]["days"] and len(tables) >= 17
+    assert "ImpressionId" in api.get("/ui/preview/receipts").text
+
+
+def test_scenario_check_and_save(api: TestClient, tmp_path: Path) -> None:
+    text = api.get("/api/scenario").json()["text"]
+    ok = api.post("/api/scenario/check", json={"text": text, "name": "mine.yaml"}).json()
+    assert ok["ok"] and "4 / 2" in ok["summary"]["stores / DCs"]
+    bad = text.replace("stores: 4", "stores: -4")
+    r = api.post("/api/scenario/check", json={"text": bad, "name": "mine.yaml"}).json()
+    assert not r["ok"] and any("mine.yaml:" in e and "volume.stores" in e for e in r["errors"])
+    frag = api.post("/ui/scenario/check", data={"text": bad, "name": "mine.yaml"}).text
+    assert "volume.stores" in frag
+    assert (
+        api.post("/api/scenario/save", json={"text": text, "name": "new.yaml"}).status_code == 200
+    )
+    assert (tmp_path / "new.yaml").read_text() == text
+    again = api.post("/api/scenario/save", json={"text": text, "name": "new.yaml"})
+    assert again.status_code == 409
+    ok = api.post("/api/scenario/save", json={"text": text, "name": "new.yaml", "overwrite": True})
+    assert ok.status_code == 200
+    assert api.post("/api/scenario/save", json={"text": bad, "name": "b.yaml"}).status_code == 400
+    r = api.post("/api/scenario/save", json={"text": text, "name": "../evil.yaml"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "name"]
+
+
+def test_bad_bodies_are_422_naming_the_field(api: TestClient) -> None:
+    r = api.post("/api/stream/start", json={"speed": -1})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "speed"]
+    r = api.post("/api/disruption/create", json={"kind": "meteor", "dc": 1})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "kind"]
+    r = api.post("/api/disruption/create", json={"kind": "dc_outage", "dc": 99})
+    assert r.status_code == 422 and "disruption.dc: 99" in r.json()["detail"]
+    r = api.post("/api/disruption/create", json={"kind": "truck_delay"})
+    assert r.status_code == 422 and "factor" in r.json()["detail"]
+    assert api.post("/api/jobs/generate", json={"workers": 0}).status_code == 422
+
+
+def test_stream_inject_cancel_stop(api: TestClient) -> None:
+    out = Path(api.app.state.console.output)
+    types = api.get("/api/stream/event-types").json()
+    assert "truck_departed" in types and "receipt_created" in types
+    r = api.post(
+        "/api/stream/start", json={"sink": "jsonl", "speed": 1200, "emit_interval_ms": 100}
+    )
+    assert r.status_code == 200 and r.json()["max_events_per_second"] == 10.0
+    assert api.post("/api/stream/start", json={}).status_code == 409
+    assert api.post("/api/jobs/generate", json={}).status_code == 409
+    d = api.post("/api/disruption/create", json={"type": "truck_breakdown", "dc": 2})
+    assert d.status_code == 200 and d.json()["kind"] == "truck_delay" and d.json()["factor"] == 3.0
+    listed = api.get("/api/disruption/list", params={"active_only": True}).json()
+    assert [x["id"] for x in listed] == ["d1"]
+    assert api.delete("/api/disruption/d1").status_code == 200
+    assert api.delete("/api/disruption/d9").status_code == 404
+    for _ in range(100):
+        if api.get("/api/stream/statistics").json()["events_sent"] >= 20:
+            break
+        time.sleep(0.1)
+    stats = api.get("/api/stream/statistics").json()
+    assert stats["events_sent"] >= 20 and sum(stats["events_by_type"].values()) >= 20
+    recent = api.get("/api/stream/events/recent", params={"limit": 5}).json()
+    assert len(recent) == 5 and {"event_type", "payload", "trace_id"} <= set(recent[0])
+    assert api.get("/api/stream/health").json()["healthy"]
+    stopped = api.post("/api/stream/stop").json()
+    assert stopped["state"] == "stopped"
+    lines = (out / "realtime" / "events.jsonl").read_bytes().splitlines()
+    assert len(lines) >= stopped["events_sent"] and orjson.loads(lines[0])["event_type"]
+    assert (out / "realtime" / "state.json").exists()
+    overlay = backend.load_overlay(out)
+    assert overlay[0]["kind"] == "truck_delay" and ("end" in overlay[0] or overlay == [])
+
+
+def test_pause_resume_keeps_position(api: TestClient) -> None:
+    assert api.post("/api/stream/start", json={"speed": 600}).status_code == 200
+    time.sleep(1.0)
+    paused = api.post("/api/stream/pause").json()
+    assert paused["state"] == "paused"
+    assert api.post("/api/stream/pause").status_code == 409
+    resumed = api.post("/api/stream/resume").json()
+    assert resumed["state"] == "running" and resumed["position"] >= paused["position"]
+    assert api.post("/api/stream/speed", json={"speed": 120}).json()["speed"] == 120
+    assert api.post("/api/stream/stop").json()["state"] == "stopped"
+
+
+def test_quality_and_clear(api: TestClient) -> None:
+    v = api.post("/api/validate").json()
+    assert v["ok"] and all(c["status"] in ("PASS", "SKIP") for c in v["checks"])
+    assert any("tender" in f["name"] for f in api.get("/api/stats").json())
+    assert api.post("/api/clear", json={"confirm": "wrong"}).status_code == 400
+    out = Path(api.app.state.console.output)
+    cleared = api.post("/api/clear", json={"confirm": out.name}).json()["cleared"]
+    assert "facts" in cleared and not (out / "facts").exists()
+    assert api.get("/api/stats").status_code == 400
+
+
+def test_token_guards_every_page_and_call(generated: Path, tmp_path: Path) -> None:
+    with client(tmp_path, generated, token="t0ken-abc") as c:
+        assert c.get("/api/overview").status_code == 401
+        assert c.get("/").status_code == 401 and c.get("/health").status_code == 401
+        assert c.get("/api/overview", headers={"X-Token": "t0ken-abc"}).status_code == 200
+        bearer = {"Authorization": "Bearer t0ken-abc"}
+        assert c.get("/openapi.json", headers=bearer).status_code == 200
+        assert c.get("/api/overview", headers={"X-Token": "wrong"}).status_code == 401
+        assert c.get("/?token=t0ken-abc").status_code == 200  # sets the cookie
+        assert c.get("/api/overview").status_code == 200
+
+
+def test_no_secret_in_any_answer(generated: Path, tmp_path: Path) -> None:
+    with client(tmp_path, generated, connection_string=CONN) as c:
+        cfg = c.get("/api/stream/config")
+        assert cfg.status_code == 200 and cfg.json()["connection_string_configured"]
+        c.put("/api/stream/config", json={"sink": "eventhub"})
+        answers = [cfg.text, c.post("/api/stream/test").text, c.get("/api/scenario").text]
+        answers += [c.get("/live").text, c.get("/api/stream/status").text]
+        for text in answers:
+            assert SECRET not in text
+        assert not c.post("/api/stream/test").json()["ok"]
+
+
+def test_serve_beyond_localhost_needs_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RETAIL_SIM_TOKEN", raising=False)
+    assert run_cli("serve", "--scenario", TINY, "--host", "0.0.0.0") == 2

@@ -1,0 +1,193 @@
+"""The console in a real browser: Debian's Chromium driven by Playwright, against the real
+server (``python -m sim serve`` on 127.0.0.1) on the tiny scenario.
+
+Generate master data and history watching the progress, preview a table, stream to the
+JSON-lines sink, inject a DC outage, see it listed and its effect (no truck leaves that DC
+while it lasts, where the same world without it sends four), cancel it, stop the stream,
+then SIGTERM the server mid-stream. Screenshots are kept under the test's tmp folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+import yaml
+
+from tests.conftest import ROOT, TINY, run_cli
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytest.importorskip("playwright")
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+NOW = "2024-03-06T10:00:00Z"  # the day after the tiny calendar: its history is "yesterday"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_tiny(folder: Path, out: Path, end: str | None = None) -> Path:
+    data = yaml.safe_load(TINY.read_text())
+    data["paths"] = {"dictionaries": str(ROOT / "dictionaries"), "output": str(out)}
+    data["realtime"] = {"sink": "jsonl", "batch_timeout_ms": 20}
+    if end:
+        data["calendar"]["end"] = end
+    path = folder / ("tiny.yaml" if end is None else f"tiny-{end}.yaml")
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen]]:
+    out = tmp_path / "out"
+    scenario = write_tiny(tmp_path, out)
+    port = free_port()
+    env = {**os.environ, "RETAIL_SIM_NOW": NOW, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "sim", "serve", "--scenario", str(scenario)]
+    cmd += ["--output", str(out), "--port", str(port)]
+    log = (tmp_path / "server.log").open("wb")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        raise AssertionError((tmp_path / "server.log").read_text())
+    yield url, out, proc
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(120)
+
+
+def shot(page, tmp_path: Path, name: str, taken: list[Path]) -> None:  # noqa: ANN001
+    path = tmp_path / "screenshots" / f"{len(taken) + 1:02d}-{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    taken.append(path)
+
+
+def ms(iso: str) -> int:
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def departures(rows: list[dict], dc: int, a: int, b: int) -> list[str]:
+    return [r["EventTS"] for r in rows if r["DCID"] == dc and a <= ms(r["EventTS"]) < b]
+
+
+def test_console_in_chromium(server: tuple[str, Path, subprocess.Popen], tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url, out, proc = server
+    taken: list[Path] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url + "/generate")
+        page.click("#gen-history")
+        expect(page.locator("#j-status")).to_contain_text("running", timeout=20_000)
+        seen = {page.locator("#j-days").inner_text()}
+        while page.locator("#job").get_attribute("data-finished") is None:
+            seen.add(page.locator("#j-days").inner_text())
+            page.wait_for_timeout(100)
+        expect(page.locator("#j-status")).to_contain_text("done")
+        assert page.locator("#j-days").inner_text().startswith("2 of 2 days")
+        assert "9 of 9 done" in page.locator("#j-tables").inner_text()
+        assert any("of 2 days" in s for s in seen), seen
+        shot(page, tmp_path, "generate", taken)
+
+        page.goto(url + "/data")
+        page.click("#t-receipts summary")
+        page.locator("#t-receipts select[name=day]").select_option("2024-03-05")
+        page.click("#t-receipts button.preview")
+        expect(page.locator("#p-receipts table.rows tr")).to_have_count(26)
+        assert "2024-03-05T" in page.locator("#p-receipts table.rows").inner_text()
+        shot(page, tmp_path, "data-preview", taken)
+
+        before = tmp_path / "baseline"  # the same world without the outage, for the effect
+        shutil.copytree(out, before)
+        page.goto(url + "/live")
+        page.locator("#sink").select_option("jsonl")
+        page.fill("#speed", "600")
+        page.click("#s-start")
+        expect(page.locator("#s-state")).to_have_text("running", timeout=20_000)
+        page.locator("#d-kind").select_option("dc_outage")
+        page.locator("#d-dc").select_option("1")
+        page.fill("#d-hours", "12")
+        page.click("#d-inject")
+        expect(page.locator("#row-d1")).to_contain_text("dc_outage", timeout=20_000)
+        expect(page.locator("#row-d1")).to_contain_text("dc 1")
+        page.fill("#speed", "1800")
+        page.click("#s-speed")
+        # until the stream is past the hours DC 1 ships (12:20-13:09); each change restarts
+        # the session, which takes seconds on a loaded machine
+        for _ in range(1800):
+            if page.locator("#s-pos").inner_text() >= "2024-03-06T13:30":
+                break
+            page.wait_for_timeout(100)
+        assert page.locator("#s-pos").inner_text() >= "2024-03-06T13:30"
+        expect(page.locator("#recent tr")).not_to_have_count(1, timeout=20_000)
+        shot(page, tmp_path, "live-outage", taken)
+        page.click("#row-d1 button.cancel")
+        expect(page.locator("#row-d1")).to_contain_text("ended", timeout=90_000)
+        page.click("#s-stop")
+        expect(page.locator("#s-state")).to_have_text("stopped", timeout=90_000)
+        shot(page, tmp_path, "live-stopped", taken)
+        browser.close()
+
+    d1 = httpx.get(url + "/api/disruption/list").json()[0]
+    a, b = ms(d1["starts"]), ms(d1["ends"])
+    assert b - a > 3 * 3600 * 1000, d1  # it lasted hours of simulated time
+    assert "end" in d1  # cancelled: ended at the stream's position, before its 12 hours
+    lines = (out / "realtime" / "events.jsonl").read_bytes().splitlines()
+    events = [orjson.loads(x) for x in lines]
+    left = [e["payload"] for e in events if e["event_type"] == "truck_departed"]
+    assert departures(left, 1, a, b) == []  # no truck leaves DC 1 while it is out
+    assert departures(left, 2, a, b), "DC 2's trucks kept moving"
+    assert run_cli("run", write_tiny(tmp_path, before, end="2024-03-06"), "--quiet") == 0
+    import pyarrow.csv as pacsv
+
+    base = pacsv.read_csv(
+        next((before / "facts" / "truck_moves" / "dt=2024-03-06").glob("part-001*"))
+    )
+    moved = [r for r in base.to_pylist() if r["Status"] == "IN_TRANSIT"]
+    rows = [{"DCID": r["DCID"], "EventTS": str(r["EventTS"])} for r in moved]
+    assert len(departures(rows, 1, a, b)) >= 1  # without the outage, DC 1's trucks leave
+
+    # SIGTERM of the server mid-stream stops the stream cleanly (position saved).
+    assert httpx.post(url + "/api/stream/start", json={"speed": 600}).status_code == 200
+    time.sleep(2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(120) == -signal.SIGTERM  # after a clean shutdown uvicorn re-raises it
+    assert b"Finished server process" in (tmp_path / "server.log").read_bytes()
+    state = orjson.loads((out / "realtime" / "state.json").read_bytes())
+    assert state["released_at"] > d1["ends"][:19]
+    keep = os.environ.get("RETAIL_SIM_SCREENSHOTS")  # a folder that outlives pytest's tmp
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        taken += [Path(shutil.copy(p, keep)) for p in list(taken)]
+    print("screenshots:", *map(str, taken), sep="\n  ")
