@@ -1,0 +1,1 @@
+"""The web console: FastAPI app, pages, REST API; engine calls only in backend.py."""
