@@ -9,6 +9,7 @@ visits (the checkout queue, the stock left on the shelf) happens in the process.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -62,6 +63,7 @@ BASKET_SHAPE = 0.5  # negative-binomial shape of basket sizes (docs/realism.md, 
 MAX_LINES = 60
 
 
+@cache
 def _capped_extra_mean(mean_extra: float) -> float:
     """The uncapped negative-binomial mean whose draws, capped at MAX_LINES - 1, average
     ``mean_extra`` (a few bisection steps on the exact capped mean)."""
