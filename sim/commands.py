@@ -147,9 +147,18 @@ def _realtime(args: argparse.Namespace, sc: Scenario, root: Path) -> int:
         report = run_realtime(sc, root, settings, args.duration, err, args.quiet, wall)
     except (ConnectionStringError, MissingExtraError) as e:
         raise InputError(str(e)) from None
+    wanted = report.released - report.filtered_out
+    if wanted > 0 and report.delivered == 0:  # loud, whatever --quiet says
+        err.print(
+            f"[bold red]nothing delivered:[/] {wanted:,} events released, 0 delivered, "
+            f"{report.dead_lettered:,} dead-lettered to {root}/dead_letter/ "
+            f"(python -m sim check-connection; then python -m sim replay-dlq {root})"
+        )
+        return 1
     if not args.quiet:
         err.print(
-            f"released {report.released:,} events; days completed: "
+            f"released {report.released:,} events, delivered {report.delivered:,}, "
+            f"dead-lettered {report.dead_lettered:,}; days completed: "
             f"{', '.join(report.days_completed) or 'none'}; state in {root}/realtime/"
         )
     return 0
