@@ -64,7 +64,7 @@ class RealtimeSettings(BaseModel):
             unknown = [t for t in value if t not in EVENT_TYPES]
             if unknown:
                 raise ValueError(
-                    f"event_types: {unknown[0]!r} is not an event type; expected some of "
+                    f"{unknown[0]!r} is not an event type; expected some of "
                     f"{', '.join(EVENT_TYPES)} (docs/events.md)"
                 )
         return value
