@@ -112,6 +112,17 @@ class Paths(Section):
     dictionaries: Path = Field(Path("dictionaries"), description="Folder of dictionary CSVs.")
     output: Path = Field(Path("output"), description="Output root.")
 
+    @field_validator("dictionaries", "output")
+    @classmethod
+    def _usable(cls, v: Path) -> Path:
+        """A path the file system can take: no NUL, no over-long name."""
+        text = str(v)
+        if "\x00" in text or not text.strip():
+            raise ValueError("expected a folder path (not empty, no NUL character)")
+        if len(text.encode()) > 4000 or any(len(p.encode()) > 255 for p in v.parts):
+            raise ValueError("expected a folder path with names of at most 255 bytes")
+        return v
+
 
 class Output(Section):
     """How files are written."""
