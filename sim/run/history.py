@@ -196,7 +196,7 @@ def run_history(
             _drain(q, progress, timeout=0)
             for f in futures:
                 _merge(totals, f.result())
-        except BaseException:  # Ctrl-C, SIGTERM, a failed shard: stop the other shards now
+        except BaseException:  # Ctrl-C, SIGTERM (or a failure here): end the workers now
             stop_pool(pool)
             raise
         finally:
