@@ -1,14 +1,19 @@
 """``python -m sim``: the command line.
 
-Exit codes: 0 success, 1 the run itself failed (or ``validate`` found a violation),
-2 bad input (scenario, dictionaries, arguments).
+Exit codes: 0 success, 1 the run itself failed (or ``validate`` found a violation, or a
+real-time run delivered none of the events it released), 2 bad input (scenario,
+dictionaries, arguments, an output folder another writer holds), 130 stopped by SIGINT
+(Ctrl-C), 143 stopped by SIGTERM. Both signals stop a run the same way: workers are
+ended, finished days are kept, and the next run continues from the recorded state.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -257,12 +262,30 @@ def _cmd(name: str) -> Callable[[argparse.Namespace], int]:
     return call
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so both stop a run the same way."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
+    try:
+        return _dispatch(args)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except InputError as e:
@@ -277,6 +300,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as e:  # the disk said no (a file where a folder goes, no space): no traceback
         err.print(Text("run failed: ", style="bold red") + Text(str(e)), soft_wrap=True)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         err.print("interrupted")
-        return 130
+        return 143 if isinstance(e, Terminated) else 130

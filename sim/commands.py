@@ -17,6 +17,7 @@ from sim.errors import InputError
 from sim.master.build import check_volumes
 from sim.master.dictionaries import load_dictionaries
 from sim.run.history import default_workers, prepare
+from sim.run.lock import output_lock
 from sim.run.output import STATE_FILE
 from sim.sinks import ConnectionStringError, MissingExtraError, RealtimeSettings
 
@@ -67,6 +68,15 @@ def check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command(args: argparse.Namespace) -> str:
+    """The command line of this writer, as the lock file records it."""
+    parts = ["python -m sim", args.command]
+    for key in ("scenario", "output"):
+        if getattr(args, key, None) is not None:
+            parts.append(str(getattr(args, key)))
+    return " ".join(parts + (["--realtime"] if getattr(args, "realtime", False) else []))
+
+
 def _todo(days: list) -> str:
     return f"{days[0]} .. {days[-1]} ({len(days)} days)" if days else "nothing: up to date"
 
@@ -74,7 +84,8 @@ def _todo(days: list) -> str:
 def master(args: argparse.Namespace) -> int:
     sc, period, root = _load(args)
     _dictionaries(sc, args)
-    plan = prepare(sc, period, root, source=str(args.scenario))
+    with output_lock(root, _command(args)):
+        plan = prepare(sc, period, root, source=str(args.scenario))
     if plan.master_written:
         out.print(f"master data written to {root / 'master'} ({sc.output.format})")
     else:
@@ -83,15 +94,21 @@ def master(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sim.api import World
-    from sim.progress import RunProgress, summary_table
-
     sc, period, root = _load(args)
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers: expected a whole number >= 1, got {args.workers}")
     _dictionaries(sc, args)
-    if args.realtime:
-        return _realtime(args, sc, root)
+    with output_lock(root, _command(args)):
+        if args.realtime:
+            return _realtime(args, sc, root)
+        return _history(args, sc, period)
+
+
+def _history(args: argparse.Namespace, sc: Scenario, period: Period) -> int:
+    from sim.api import World
+    from sim.progress import RunProgress, summary_table
+
+    root = sc.paths.output
     world = World(sc, period, str(args.scenario))  # the CLI drives the Python API
     plan = world.prepare()
     if plan.master_written and not args.quiet:
@@ -145,9 +162,18 @@ def _realtime(args: argparse.Namespace, sc: Scenario, root: Path) -> int:
         report = run_realtime(sc, root, settings, args.duration, err, args.quiet, wall)
     except (ConnectionStringError, MissingExtraError) as e:
         raise InputError(str(e)) from None
+    wanted = report.released - report.filtered_out
+    if wanted > 0 and report.delivered == 0:  # loud, whatever --quiet says
+        err.print(
+            f"[bold red]nothing delivered:[/] {wanted:,} events released, 0 delivered, "
+            f"{report.dead_lettered:,} dead-lettered to {root}/dead_letter/ "
+            f"(python -m sim check-connection; then python -m sim replay-dlq {root})"
+        )
+        return 1
     if not args.quiet:
         err.print(
-            f"released {report.released:,} events; days completed: "
+            f"released {report.released:,} events, delivered {report.delivered:,}, "
+            f"dead-lettered {report.dead_lettered:,}; days completed: "
             f"{', '.join(report.days_completed) or 'none'}; state in {root}/realtime/"
         )
     return 0
@@ -183,7 +209,8 @@ def replay_dlq(args: argparse.Namespace) -> int:
         finally:
             await sink.close()
 
-    report = asyncio.run(replay())
+    with output_lock(args.output, _command(args)):
+        report = asyncio.run(replay())
     out.print(
         f"replayed {report.replayed:,} events from {report.files} file(s): "
         f"{report.delivered:,} delivered, {report.still_failed:,} still failing"
@@ -255,8 +282,9 @@ def clear(args: argparse.Namespace) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             out.print("nothing deleted")
             return 1
-    for p in present:
-        shutil.rmtree(p) if p.is_dir() else p.unlink()
+    with output_lock(root, _command(args)):
+        for p in present:
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
     out.print(f"cleared {root}")
     return 0
 

@@ -32,7 +32,10 @@ def parse_moment(value: object, now: datetime) -> datetime | date:
         return now
     m = _RELATIVE.match(text)
     if m:
-        return now + timedelta(**{_UNITS[m.group(2)]: float(m.group(1))})
+        try:
+            return now + timedelta(**{_UNITS[m.group(2)]: float(m.group(1))})
+        except OverflowError:
+            raise ValueError(f"{text!r} is further from now than any calendar goes") from None
     try:
         if len(text) == 10:
             return date.fromisoformat(text)

@@ -20,6 +20,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from sim.config.calendar import day_start
+from sim.config.limits import MAX_DAYS
 from sim.config.section import Section
 
 
@@ -54,7 +55,9 @@ class _Base(Section):
     name: str | None = Field(None, description="Label used in docs and promo codes.")
     start: Moment = Field(description="When it starts (a date means its business day).")
     end: Moment | None = Field(None, description="When it ends (exclusive).")
-    duration_hours: float | None = Field(None, gt=0, description="Or how long it lasts.")
+    duration_hours: float | None = Field(
+        None, gt=0, le=MAX_DAYS * 24, description="Or how long it lasts."
+    )
 
     @model_validator(mode="after")
     def _period(self) -> _Base:
@@ -92,7 +95,7 @@ class DcOutage(_Base):
 class TruckDelay(_Base):
     kind: Literal["truck_delay"]
     dc: int | None = Field(None, description="Only this DC's trips (default: all).")
-    factor: float = Field(gt=0, description="Transit times are multiplied by this.")
+    factor: float = Field(gt=0, le=100, description="Transit times are multiplied by this.")
 
 
 class SupplierShortage(_Base):
@@ -106,7 +109,7 @@ class DemandSpike(_Base):
     kind: Literal["demand_spike"]
     store: int | None = Field(None, description="One store (default: every store).")
     region: str | None = Field(None, description="Or the stores of a Census region.")
-    factor: float = Field(gt=0, description="Store traffic is multiplied by this.")
+    factor: float = Field(gt=0, le=100, description="Store traffic is multiplied by this.")
 
 
 class StoreClosure(_Base):
@@ -124,14 +127,14 @@ class SensorOutage(_Base):
 class PriceChange(_Base):
     kind: Literal["price_change"]
     category: str = Field(description="Department, Category or Subcategory.")
-    factor: float = Field(gt=0, description="Shelf prices are multiplied by this.")
+    factor: float = Field(gt=0, le=100, description="Shelf prices are multiplied by this.")
 
 
 class Promotion(_Base):
     kind: Literal["promotion"]
     category: str = Field(description="Department, Category or Subcategory.")
     discount: float = Field(gt=0, lt=1, description="Share off the shelf price.")
-    lift: float = Field(2.0, ge=1, description="Demand multiplier of promoted items.")
+    lift: float = Field(2.0, ge=1, le=100, description="Demand multiplier of promoted items.")
 
 
 _KINDS = (

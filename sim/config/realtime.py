@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from sim.config.faults import FaultSettings
+from sim.contract.event_types import EVENT_TYPES
 from sim.errors import InputError
 
 SinkKind = Literal["eventhub", "jsonl", "stdout"]
@@ -28,7 +29,9 @@ DEFAULT_JSONL_PATH = Path("realtime") / "events.jsonl"
 class RealtimeSettings(BaseModel):
     """Settings of real-time mode. Unknown keys are rejected; secrets are never echoed."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, hide_input_in_errors=True, allow_inf_nan=False
+    )
 
     speed: float = Field(1.0, gt=0, description="simulated seconds per wall-clock second")
     sink: SinkKind = "eventhub"
@@ -80,6 +83,12 @@ class RealtimeSettings(BaseModel):
                 raise ValueError("event_types must list at least one type, or be omitted")
             if any(not t.strip() for t in value):
                 raise ValueError("event_types must not contain empty names")
+            unknown = [t for t in value if t not in EVENT_TYPES]
+            if unknown:
+                raise ValueError(
+                    f"{unknown[0]!r} is not an event type; expected some of "
+                    f"{', '.join(EVENT_TYPES)} (docs/events.md)"
+                )
         return value
 
     @field_validator("keyvault_url")

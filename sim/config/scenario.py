@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     Field,
@@ -23,9 +22,20 @@ from pydantic import (
 from sim.config.calendar import first_day, last_day, parse_moment
 from sim.config.clock import WallClock
 from sim.config.disruptions import Disruption
+from sim.config.limits import (
+    MAX_CUSTOMERS,
+    MAX_DCS,
+    MAX_IMPRESSIONS_PER_STORE_DAY,
+    MAX_PRODUCTS,
+    MAX_STORES,
+    MAX_VISITS_PER_STORE_DAY,
+    calendar_problem,
+    load_problems,
+)
 from sim.config.realtime import RealtimeSettings
 from sim.config.secrets import redact
 from sim.config.section import Section
+from sim.config.yamlfile import read_yaml
 from sim.errors import InputError
 
 DOW = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -34,13 +44,23 @@ DOW = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TRIPS_PER_WEEK = 1.6  # grocery trips per shopper per week (FMI U.S. Grocery Shopper Trends 2018)
 
 
+def check_shares(name: str, shares: dict[str, float]) -> None:
+    """Shares of a whole: each >= 0, together 1."""
+    negative = sorted(k for k, v in shares.items() if v < 0)
+    if negative:
+        raise ValueError(f"{name}: {negative[0]} is {shares[negative[0]]}, expected a share >= 0")
+    total = sum(shares.values())
+    if abs(total - 1) > 1e-6:
+        raise ValueError(f"{name} shares must add up to 1 (they add up to {total:g})")
+
+
 class Volume(Section):
     """How big the chain is and how busy its stores are."""
 
     # strict: a count given as true, 2.5 or "42" is a mistake, not something to coerce
-    stores: int = Field(42, ge=1, le=5000, strict=True, description="Stores in the chain.")
+    stores: int = Field(42, ge=1, le=MAX_STORES, strict=True, description="Stores in the chain.")
     dcs: int = Field(
-        5, ge=1, le=200, strict=True, description="Distribution centers (one shard each)."
+        5, ge=1, le=MAX_DCS, strict=True, description="Distribution centers (one shard each)."
     )
     total_geographies: int = Field(
         100, ge=1, strict=True, description="Geographies picked from the dictionary."
@@ -48,14 +68,18 @@ class Volume(Section):
     total_customers: int | None = Field(
         None,
         ge=1,
+        le=MAX_CUSTOMERS,
         strict=True,
         description="Customers in the master data (default: sized so that a known customer "
         "makes 1.6 purchase trips a week, FMI Grocery Shopper Trends 2018).",
     )
-    total_products: int = Field(10_000, ge=1, strict=True, description="SKUs in the master data.")
+    total_products: int = Field(
+        10_000, ge=1, le=MAX_PRODUCTS, strict=True, description="SKUs in the master data."
+    )
     customers_per_day: float = Field(
         2000,
         gt=0,
+        le=MAX_VISITS_PER_STORE_DAY,
         strict=True,
         description="Mean store visits per store per day, before seasonality.",
     )
@@ -96,6 +120,17 @@ class Paths(Section):
 
     dictionaries: Path = Field(Path("dictionaries"), description="Folder of dictionary CSVs.")
     output: Path = Field(Path("output"), description="Output root.")
+
+    @field_validator("dictionaries", "output")
+    @classmethod
+    def _usable(cls, v: Path) -> Path:
+        """A path the file system can take: no NUL, no over-long name."""
+        text = str(v)
+        if "\x00" in text or not text.strip():
+            raise ValueError("expected a folder path (not empty, no NUL character)")
+        if len(text.encode()) > 4000 or any(len(p.encode()) > 255 for p in v.parts):
+            raise ValueError("expected a folder path with names of at most 255 bytes")
+        return v
 
 
 class Output(Section):
@@ -197,6 +232,13 @@ class Demand(Section):
         ):
             if any(v < 0 for v in values):
                 raise ValueError(f"{name} factors must be >= 0")
+        for name, values in (
+            ("hour_of_day", self.hour_of_day),
+            ("month", self.month),
+            ("day_of_week", [self.day_of_week.get(d, 1.0) for d in DOW]),
+        ):
+            if not any(v > 0 for v in values):
+                raise ValueError(f"{name}: expected at least one factor > 0 (all zero: no traffic)")
         return self
 
 
@@ -230,8 +272,7 @@ class Shopping(Section):
 
     @model_validator(mode="after")
     def _mix(self) -> Shopping:
-        if abs(sum(self.tender_mix.values()) - 1) > 1e-6:
-            raise ValueError("tender_mix shares must add up to 1")
+        check_shares("tender_mix", self.tender_mix)
         return self
 
 
@@ -247,7 +288,10 @@ class Marketing(Section):
     """Ad impressions and the store visits they cause."""
 
     impressions_per_store_per_day: float = Field(
-        3000, ge=0, description="Ad impressions per store per day, before seasonality."
+        3000,
+        ge=0,
+        le=MAX_IMPRESSIONS_PER_STORE_DAY,
+        description="Ad impressions per store per day, before seasonality.",
     )
     channels: dict[Literal["SEARCH", "SOCIAL", "DISPLAY", "EMAIL"], Channel] = Field(
         default_factory=lambda: {  # type: ignore[arg-type]
@@ -258,6 +302,18 @@ class Marketing(Section):
         },
         description="Per channel: share, visit rate (WordStream, Remarkety), cost.",
     )
+
+    @model_validator(mode="after")
+    def _mix(self) -> Marketing:
+        shares = {k: c.share for k, c in self.channels.items()}
+        zero = sorted(k for k, v in shares.items() if v == 0)
+        if zero:
+            raise ValueError(
+                f"channels.{zero[0]}.share: expected a share > 0 (leave the channel out "
+                "to turn it off)"
+            )
+        check_shares("channels", shares)
+        return self
 
 
 class Supply(Section):
@@ -307,8 +363,7 @@ class Online(Section):
 
     @model_validator(mode="after")
     def _mix(self) -> Online:
-        if abs(sum(self.fulfillment.values()) - 1) > 1e-6:
-            raise ValueError("fulfillment shares must add up to 1")
+        check_shares("fulfillment", self.fulfillment)
         return self
 
 
@@ -382,39 +437,10 @@ def resolve_period(
             f"{where('end')}: calendar.end: the period must end after it starts "
             f"(first business day {first}, last whole one {last})"
         )
+    problem = calendar_problem(first, last)
+    if problem:
+        raise InputError(f"{where(problem[0])}: calendar.{problem[0]}: {problem[1]}")
     return Period(first=first, last=last, resolved_at=now)
-
-
-class _Loader(yaml.SafeLoader):
-    """Safe YAML without implicit timestamps: ``2024-02-30`` stays text for the calendar
-    check to report (PyYAML would raise a bare ValueError while building the date)."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def _line_map(text: str) -> dict[tuple[str, ...], int]:
-    """Key path -> 1-based line of that key in the YAML text."""
-    lines: dict[tuple[str, ...], int] = {}
-
-    def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                p = (*path, str(k.value))
-                lines[p] = k.start_mark.line + 1
-                walk(v, p)
-        elif isinstance(node, yaml.SequenceNode):
-            for i, v in enumerate(node.value):
-                lines[(*path, str(i))] = v.start_mark.line + 1
-                walk(v, (*path, str(i)))
-
-    root = yaml.compose(text, Loader=_Loader)
-    if root is not None:
-        walk(root, ())
-    return lines
 
 
 def _describe(err: Mapping[str, Any]) -> str:
@@ -438,20 +464,7 @@ def load_scenario(
     """Read and validate a scenario file (relative calendar values against ``now``, by
     default the injected wall clock's)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: scenario file not found") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot read scenario file ({e.strerror})") from None
-    try:
-        data = yaml.load(text, Loader=_Loader)
-        lines = _line_map(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e)
-        raise InputError(f"{path}{where}: not valid YAML: {problem}") from None
+    data, lines = read_yaml(path, "scenario file")
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a mapping of sections (seed, volume, ...)")
     for key, value in (overrides or {}).items():
@@ -462,6 +475,12 @@ def load_scenario(
         raise InputError(_format_errors(path, e, lines)) from None
     # end before start, with its line
     resolve_period(sc, now or WallClock.from_env().now(), source=str(path), lines=lines)
+    v = sc.volume
+    for key, message in load_problems(
+        v.stores, v.dcs, v.customers_per_day, sc.marketing.impressions_per_store_per_day
+    ):
+        line = lines.get(key) or lines.get(key[:1])
+        raise InputError(f"{path}{f':{line}' if line else ''}: {'.'.join(key)}: {message}")
     return sc
 
 

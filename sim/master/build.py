@@ -7,6 +7,8 @@ documented in ``docs/master-data.md``.
 
 from __future__ import annotations
 
+import os
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -374,5 +376,24 @@ def build_master(sc: Scenario, d: dict[str, pa.Table], first_day: date) -> dict[
     }
 
 
+STAGING = ".master.tmp"  # master data is written here, then renamed to master/
+
+
 def write_master(tables: dict[str, pa.Table], root: Path, fmt: str) -> list[Path]:
-    return [write_table(t, root / "master" / name, fmt) for name, t in tables.items()]
+    """Write ``root/master/<table>.<fmt>`` atomically: all tables appear at once.
+
+    They are written to ``root/.master.tmp/`` and that folder is renamed to ``master/``,
+    so a crash or a full disk half-way leaves no master data (only the staging folder,
+    which the next run removes) and a rerun simply writes it again.
+    """
+    staging, final = root / STAGING, root / "master"
+    if staging.exists():
+        shutil.rmtree(staging)
+    names = [write_table(t, staging / name, fmt).name for name, t in tables.items()]
+    if final.is_dir() and any(final.iterdir()):  # replacing tables one by one (tests, bench)
+        for name in names:
+            os.replace(staging / name, final / name)
+        shutil.rmtree(staging)
+    else:
+        os.replace(staging, final)  # an empty master/ is replaced too
+    return [final / name for name in names]

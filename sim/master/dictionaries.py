@@ -1,7 +1,9 @@
 """Dictionary CSVs: the synthetic vocabulary master data is built from.
 
-Each file is checked for its columns, types, empty cells and duplicates; a problem is
-an :class:`~sim.errors.InputError` naming the file, the row and the column.
+Each file is checked for its columns, types, empty cells and duplicates, then for its
+values (:mod:`sim.master.vocabulary`: finite numbers in range, printable text, ZIP codes
+and regions, no real brand or company); a problem is an
+:class:`~sim.errors.InputError` naming the file, the row and the column.
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from sim.errors import InputError
+from sim.master.vocabulary import check_vocabulary
 
 DEPARTMENTS = (
     "Grocery",
@@ -226,18 +228,7 @@ def _check_refs(folder: Path, d: dict[str, pa.Table]) -> None:
     )
     for t in ("brands", "products"):
         refs(t, "Department", set(DEPARTMENTS), f"one of {', '.join(DEPARTMENTS)}")
-    for table, col, lo, hi, what in (
-        ("products", "BasePrice", 0.01, None, "a price of at least 0.01"),
-        ("states", "TaxRate", 0.0, 0.2, "a rate from 0 to 0.2 (0.0725 = 7.25 %)"),
-        ("states", "Population", 1, None, "a count of at least 1"),
-        ("geographies", "Population", 1, None, "a count of at least 1"),
-    ):
-        v = d[table][col].to_numpy()
-        bad = (v < lo) | (v > hi) if hi is not None else v < lo
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            where = f"{folder / SPECS[table].file}:{i + 2}"
-            raise InputError(f"{where}: column {col!r}: expected {what}, got {v[i]}")
+    check_vocabulary(folder, d, {name: spec.file for name, spec in SPECS.items()})
     for i, tz in enumerate(d["states"]["TimeZone"].to_pylist()):
         try:
             ZoneInfo(tz)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import shutil
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -20,7 +21,7 @@ from sim.contract.columns import to_arrow
 from sim.contract.schema import TABLES
 from sim.contract.writer import read_table, write_table
 from sim.errors import InputError, RunError
-from sim.master.build import build_master, write_master
+from sim.master.build import STAGING, build_master, write_master
 from sim.master.dictionaries import load_dictionaries
 from sim.run.files import FileRecorder
 from sim.run.lake import clear_staging, commit_days
@@ -33,6 +34,7 @@ from sim.run.output import (
     settings,
 )
 from sim.run.shard import ShardLoop
+from sim.run.workers import ParentQueue, pool_queue, stop_pool, worker_init
 from sim.world.disruptions import check_targets
 from sim.world.model import load_master
 from sim.world.state import WorldState
@@ -73,23 +75,29 @@ def prepare(
     if write:
         remove_partial_files(root)
     if state is None:
-        d = load_dictionaries(sc.paths.dictionaries)
-        if (root / "master").exists() and any((root / "master").iterdir()):
+        if _has_master(root):
             raise InputError(
                 f"{root}/master: master data without {root}/generation_state.json;"
                 f" clear the folder (python -m sim clear {root})"
             )
         state = GenerationState(settings=current, first_day=period.first.isoformat())
         if write or sc.disruptions:
-            master = build_master(sc, d, period.first)
+            master = build_master(sc, load_dictionaries(sc.paths.dictionaries), period.first)
             check_targets(sc, master, source)
-        if write:
+        if write:  # the state first: a crash while master/ is written leaves a state
+            state.save(root)  # with no day and no master/, which the next run completes
             write_master(master, root, sc.output.format)
-            state.save(root)
             written = True
     else:
         check_matches(state, current, root)
-        if sc.disruptions:
+        if state.last_day is None and not _has_master(root):  # a run died writing master/
+            first = date.fromisoformat(state.first_day)
+            master = build_master(sc, load_dictionaries(sc.paths.dictionaries), first)
+            check_targets(sc, master, source)
+            if write:
+                write_master(master, root, sc.output.format)
+                written = True
+        elif sc.disruptions:
             check_targets(sc, load_master(root, sc.output.format), source)
     first = date.fromisoformat(state.first_day)
     days = [d for d in _days(state.next_day, period.last)]
@@ -101,10 +109,15 @@ def prepare(
     return Plan(root, state, days, list(range(1, sc.volume.dcs + 1)), written)
 
 
+def _has_master(root: Path) -> bool:
+    return (root / "master").is_dir() and any((root / "master").iterdir())
+
+
 def remove_partial_files(root: Path) -> None:
     """Delete temporary files a killed run left (files are written to a temp name first),
-    and Delta rows it staged but did not commit."""
+    Delta rows it staged but did not commit, and master data it staged but did not move."""
     clear_staging(root)
+    shutil.rmtree(root / STAGING, ignore_errors=True)
     for folder in ("facts", "master", "closing"):
         for tmp in (root / folder).rglob(".*.tmp"):
             tmp.unlink(missing_ok=True)
@@ -158,18 +171,27 @@ def run_history(
             _merge(totals, run_shard(sc, plan.root, shard, first, plan.days, _Callback(progress)))
     else:
         ctx = mp.get_context("spawn")
-        with ctx.Manager() as manager:
-            q = manager.Queue()
-            with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-                futures = [
-                    pool.submit(run_shard, sc, plan.root, s, first, plan.days, q)
-                    for s in _largest_first(sc, plan.root, plan.shards)
-                ]
-                while not all(f.done() for f in futures):
-                    _drain(q, progress, timeout=0.2)
-                _drain(q, progress, timeout=0)
-                for f in futures:
-                    _merge(totals, f.result())
+        q = ctx.Queue()
+        pool = ProcessPoolExecutor(
+            workers, mp_context=ctx, initializer=worker_init, initargs=(os.getpid(), q)
+        )
+        try:
+            futures = [
+                pool.submit(_pool_shard, sc, plan.root, s, first, plan.days)
+                for s in _largest_first(sc, plan.root, plan.shards)
+            ]
+            while not all(f.done() for f in futures):
+                _drain(q, progress, timeout=0.2)
+            _drain(q, progress, timeout=0)
+            for f in futures:
+                _merge(totals, f.result())
+        except BaseException:  # Ctrl-C, SIGTERM (or a failure here): end the workers now
+            stop_pool(pool)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            q.close()
+            q.join_thread()
     seconds = time.perf_counter() - started
     record_generated(
         sc,
@@ -182,6 +204,13 @@ def run_history(
         workers=workers,
     )
     return Summary(totals, seconds, len(plan.days))
+
+
+def _pool_shard(
+    sc: Scenario, root: Path, shard: int, first_day: date, days: list[date]
+) -> dict[str, int]:
+    """``run_shard`` in a pool worker, reporting days through the pool's queue."""
+    return run_shard(sc, root, shard, first_day, days, ParentQueue(pool_queue()))
 
 
 def record_generated(

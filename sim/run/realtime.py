@@ -118,6 +118,9 @@ class Report:
     released: int = 0
     days_completed: list[str] = field(default_factory=list)
     paced_seconds: float = 0.0
+    delivered: int = 0  # of the released events, what the sink delivered ...
+    dead_lettered: int = 0  # ... and what it gave up on
+    filtered_out: int = 0  # released, but not of the event types asked for
 
 
 class RealtimeRun:
@@ -314,11 +317,18 @@ def run_realtime(
     run.history()
     sink = make_sink(settings, root, connection_string)
 
+    def on_signal() -> None:  # the first stops within the sink's bound, a second at once
+        sink.stop(now=run.stop.is_set())
+        run.stop.set()
+
     async def main() -> Report:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, run.stop.set)
+            loop.add_signal_handler(sig, on_signal)
         await sink.start()
         return await run.run(sink)
 
-    return asyncio.run(main())
+    report = asyncio.run(main())
+    report.delivered, report.dead_lettered = sink.metrics.delivered, sink.metrics.dead_lettered
+    report.filtered_out = getattr(sink, "filtered_out", 0)
+    return report

@@ -56,6 +56,11 @@ class SinkMetrics:
     buffered: int = 0
     last_error: str | None = None
 
+    @property
+    def delivered(self) -> int:
+        """Events the destination accepted (acknowledged by the hub, written to the file)."""
+        return self.events_sent
+
 
 @runtime_checkable
 class Sink(Protocol):
@@ -79,7 +84,13 @@ class Sink(Protocol):
         ...
 
     async def close(self) -> None:
-        """Flush, then release connections/files."""
+        """Flush, then release connections/files; bounded in time (see each sink)."""
+        ...
+
+    def stop(self, now: bool = False) -> None:
+        """A stop was asked for (a signal; ``now`` for a second one): stop waiting for
+        the destination, dead-lettering what it has not taken. Safe from a signal handler
+        on the loop; a no-op where nothing can wait."""
         ...
 
 

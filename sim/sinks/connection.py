@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from sim.config.secrets import describe_error, redact, register_secret
+from sim.config.secrets import describe_error, register_secret
 from sim.errors import InputError, RunError
 
 ENV_CONNECTION_STRING = "AZURE_EVENTHUB_CONNECTION_STRING"
@@ -69,13 +69,15 @@ class ConnectionInfo:
 
 def _split(conn_str: str) -> dict[str, str]:
     parts: dict[str, str] = {}
-    for segment in conn_str.strip().split(";"):
+    for position, segment in enumerate(conn_str.strip().split(";"), start=1):
         if not segment.strip():
             continue
         name, sep, value = segment.partition("=")
-        if not sep:
+        if not sep:  # a pasted bare key: name its place, never its text
             raise ConnectionStringError(
-                f"connection string segment {redact(segment.strip())[:40]!r} is not Key=Value"
+                f"connection string segment {position} (of {conn_str.strip().count(';') + 1}, "
+                "separated by ';') is not Key=Value; expected Endpoint=..., "
+                "SharedAccessKeyName=..., SharedAccessKey=..., EntityPath=..."
             )
         parts[name.strip().lower()] = value.strip()
     return parts

@@ -23,72 +23,32 @@ Design:
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 import time
 import zlib
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 from sim.config.realtime import RealtimeSettings
 from sim.config.secrets import describe_error, install_log_redaction, redact
 from sim.sinks.amqp_batch import BatchBuilder, fast_path_available
 from sim.sinks.base import DeadLetterWriter, OutEvent, SinkMetrics
 from sim.sinks.breaker import BreakerState, CircuitBreaker
-from sim.sinks.connection import MissingExtraError, parse_connection_string, sdk_connection_string
+from sim.sinks.connection import parse_connection_string, sdk_connection_string
+from sim.sinks.eventhub_stop import Lane, StoppableSink
+from sim.sinks.eventhub_util import (
+    CLOSE_GRACE_S,
+    OPEN_TIMEOUT_S,
+    backoff_delay,
+    require_eventhub_sdk,
+    retryable,
+)
 from sim.sinks.transport import client_options
 
 _LOG = logging.getLogger("sim.sinks.eventhub")
-# Until a link reports its limit, stay within the smallest tier's (Basic: 256 KiB).
-SAFE_MAX_MESSAGE_BYTES = 256 * 1024
-# Opening a producer (connection, CBS token, link) must not be cut short by a small
-# send timeout: a cancelled open starts from scratch on the next attempt.
-OPEN_TIMEOUT_S = 5.0
 
 
-def require_eventhub_sdk() -> None:
-    """Raise `MissingExtraError` with the install command when azure-eventhub is absent."""
-    if (
-        importlib.util.find_spec("azure") is None
-        or importlib.util.find_spec("azure.eventhub") is None
-    ):
-        raise MissingExtraError(
-            "the eventhub sink needs the azure-eventhub package: pip install -e '.[eventhub]'"
-        )
-
-
-def backoff_delay(attempt: int, base_s: float, max_s: float, seed: str) -> float:
-    """Delay before retry number `attempt` (1-based): base * 2**(attempt-1), capped, times a
-    jitter factor in [0.5, 1.0] derived from `seed` (deterministic, no global RNG)."""
-    raw = min(max_s, base_s * (2 ** (attempt - 1)))
-    jitter = zlib.crc32(f"{seed}:{attempt}".encode()) / 0xFFFFFFFF
-    return raw * (0.5 + 0.5 * jitter)
-
-
-def _retryable(exc: BaseException) -> bool:
-    try:
-        from azure.eventhub.exceptions import EventDataError
-    except ImportError:  # pragma: no cover - the sink cannot run without it
-        return True
-    return not isinstance(exc, EventDataError | ValueError | TypeError)
-
-
-@dataclass(eq=False)
-class _Lane:
-    index: int
-    queues: dict[str, deque[OutEvent]] = field(default_factory=dict)
-    since: dict[str, float] = field(default_factory=dict)  # arrival of a key's oldest event
-    count: int = 0
-    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-    client: Any = None
-    max_size: int = SAFE_MAX_MESSAGE_BYTES
-    limit_known: bool = False
-    task: asyncio.Task[None] | None = None
-
-
-class EventHubSink:
+class EventHubSink(StoppableSink):
     """Publishes `OutEvent`s to one event hub; see the module docstring for the design."""
 
     def __init__(
@@ -110,8 +70,8 @@ class EventHubSink:
             on_change=self._on_breaker_change,
         )
         self._conn_str = sdk_connection_string(connection_string)
-        self._lanes = [_Lane(i) for i in range(settings.producers)]
-        self._lane_of: dict[str, _Lane] = {}
+        self._lanes = [Lane(i) for i in range(settings.producers)]
+        self._lane_of: dict[str, Lane] = {}
         self._buffered = 0
         self._space = asyncio.Event()
         self._space.set()
@@ -124,6 +84,9 @@ class EventHubSink:
         self._fast = False
         self._last_send_error: str | None = None
         self._drain_mark = 0
+        self._stop_requested = False
+        self._abort = asyncio.Event()
+        self._stop_reason: str | None = None
 
     # -- Sink protocol -----------------------------------------------------------------
 
@@ -166,6 +129,9 @@ class EventHubSink:
         while i < n:
             room = cap - self._buffered
             if room <= 0:
+                if self._stop_requested:  # stopping: no more waiting for room
+                    self._give_up(events[i:], "stopped while the buffer was full", 0)
+                    return
                 self._space.clear()
                 await self._space.wait()
                 continue
@@ -212,19 +178,25 @@ class EventHubSink:
             self._flushing -= 1
 
     async def close(self) -> None:
+        """Deliver what is buffered, within a bound: the batches in flight get
+        ``send_timeout_s`` + ``CLOSE_GRACE_S`` (or less after ``stop(now=True)``), then
+        every event not delivered is dead-lettered and the connections are closed."""
         if self._closed:
             return
         if self._started:
             self._closing = True
             self._wake_all()
-            await self.flush()
-            await asyncio.gather(*(lane.task for lane in self._lanes if lane.task))
+            bound = self.settings.send_timeout_s + CLOSE_GRACE_S
+            if not await self._drained_within(bound):
+                why = "a second stop signal" if self._abort.is_set() else f"{bound:g} s"
+                await self._abandon(f"stopped before the hub acknowledged ({why})")
         self._closed = True
+        grace = 0.5 if self._abort.is_set() else CLOSE_GRACE_S
         for lane in self._lanes:
             if lane.client is not None:
                 try:
-                    await lane.client.close()
-                except Exception as exc:  # closing a broken connection
+                    await asyncio.wait_for(lane.client.close(), grace)
+                except Exception as exc:  # closing a broken connection, or a silent hub
                     _LOG.debug("closing producer %d: %s", lane.index, describe_error(exc))
         _LOG.info(
             "eventhub sink closed: %d sent, %d dead-lettered, %d dropped",
@@ -254,7 +226,7 @@ class EventHubSink:
                 if exc is not None:
                     raise RuntimeError(f"eventhub lane {lane.index} died") from exc
 
-    def _ready_key(self, lane: _Lane) -> str | None:
+    def _ready_key(self, lane: Lane) -> str | None:
         if not lane.queues:
             return None
         drain = self._draining()
@@ -267,13 +239,13 @@ class EventHubSink:
                 best, best_since = key, since
         return best
 
-    def _next_timeout(self, lane: _Lane) -> float | None:
+    def _next_timeout(self, lane: Lane) -> float | None:
         if not lane.since:
             return None
         due = min(lane.since.values()) + self.settings.batch_timeout_ms / 1000
         return max(0.0, due - time.monotonic())
 
-    async def _run_lane(self, lane: _Lane) -> None:
+    async def _run_lane(self, lane: Lane) -> None:
         while True:
             key = self._ready_key(lane)
             if key is None:
@@ -296,7 +268,7 @@ class EventHubSink:
                 if events:
                     await self._deliver(lane, builder, events)
             except asyncio.CancelledError:
-                self._give_up(events, "sink cancelled before delivery", 0)
+                self._give_up(events, self._stop_reason or "sink cancelled before delivery", 0)
                 raise
             except Exception as exc:  # a bug must not lose the batch
                 _LOG.exception("unexpected error in eventhub lane %d", lane.index)
@@ -304,7 +276,7 @@ class EventHubSink:
             finally:
                 self._release(lane, len(events) + len(oversized))
 
-    def _take(self, lane: _Lane, key: str) -> tuple[list[OutEvent], list[OutEvent], BatchBuilder]:
+    def _take(self, lane: Lane, key: str) -> tuple[list[OutEvent], list[OutEvent], BatchBuilder]:
         queue = lane.queues[key]
         builder = BatchBuilder(key, lane.max_size, self._fast)
         events: list[OutEvent] = []
@@ -323,7 +295,7 @@ class EventHubSink:
             del lane.since[key]
         return events, oversized, builder
 
-    def _release(self, lane: _Lane, count: int) -> None:
+    def _release(self, lane: Lane, count: int) -> None:
         lane.count -= count
         self._buffered -= count
         self.metrics.buffered = self._buffered
@@ -332,7 +304,7 @@ class EventHubSink:
         if self._buffered == 0:
             self._idle.set()
 
-    async def _deliver(self, lane: _Lane, builder: BatchBuilder, events: list[OutEvent]) -> None:
+    async def _deliver(self, lane: Lane, builder: BatchBuilder, events: list[OutEvent]) -> None:
         settings = self.settings
         attempts = 0
         while True:
@@ -353,7 +325,7 @@ class EventHubSink:
                 self.metrics.failures += 1
                 self.metrics.last_error = self._last_send_error = reason
                 self.breaker.record_failure()
-                if not _retryable(exc):
+                if not retryable(exc):
                     self._give_up(events, f"not retryable: {reason}", attempts)
                     return
                 if attempts > settings.retry_attempts:
@@ -385,7 +357,7 @@ class EventHubSink:
                 await self._learn_limit(lane, at_start=False)
             return
 
-    async def _learn_limit(self, lane: _Lane, *, at_start: bool) -> None:
+    async def _learn_limit(self, lane: Lane, *, at_start: bool) -> None:
         """Ask the producer for the link's max message size (opens the link)."""
         try:
             batch = await asyncio.wait_for(

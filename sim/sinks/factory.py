@@ -43,6 +43,9 @@ class EventTypeFilter:
     async def close(self) -> None:
         await self.inner.close()
 
+    def stop(self, now: bool = False) -> None:
+        self.inner.stop(now)
+
 
 class EnvelopeSink:
     """Re-encodes every event (e.g. as CloudEvents) before the inner sink sees it."""

@@ -48,6 +48,9 @@ class _LineSink:
             self._release(self._out)
             self._out = None
 
+    def stop(self, now: bool = False) -> None:
+        """Writes never wait on a remote: nothing to stop."""
+
     def _release(self, out: BinaryIO) -> None:
         out.close()
 

@@ -450,7 +450,7 @@ def test_volumes_beyond_the_dictionaries_are_refused(dicts: dict[str, pa.Table])
     with pytest.raises(InputError, match="volume.total_geographies"):
         check_volumes(small(total_geographies=dicts["geographies"].num_rows + 1), dicts)
     with pytest.raises(InputError, match="volume.total_products"):
-        build_master(small(total_products=10_000_000), dicts, FIRST_DAY)
+        build_master(small(total_products=500_000), dicts, FIRST_DAY)
 
 
 # --- opening inventory -----------------------------------------------------------------

@@ -288,7 +288,7 @@ BAD: list[tuple[str, str, int | None, list[str]]] = [
     ),
     (
         "products-beyond-dictionaries",
-        "seed: 1\nvolume:\n  total_products: 10000000\n",
+        "seed: 1\nvolume:\n  total_products: 500000\n",
         None,
         ["volume.total_products:", "brand x product combinations"],
     ),
