@@ -11,9 +11,9 @@ today, or carried to a later day in the checkpoint.
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import Field, dataclass, field
 from datetime import UTC, date, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -36,6 +36,9 @@ class Delivery:
     """
 
     KINDS: ClassVar[dict[str, type[Delivery]]] = {}
+    # Declared (not set) so a Delivery is a dataclass instance to the type checker; each
+    # subclass's @dataclass sets it.
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
     at: float
 
     def __init_subclass__(cls, **kwargs: object) -> None:

@@ -9,16 +9,31 @@ traffic, a closed store, silent sensors, a price change or a promotion). The inp
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sim.config.disruptions import (
+    DcOutage,
+    DemandSpike,
+    Disruption,
+    PriceChange,
+    Promotion,
+    StoreClosure,
+    SupplierShortage,
+    TruckDelay,
+)
 from sim.errors import InputError
 
 if TYPE_CHECKING:
     from sim.config.scenario import Scenario
+
+D = TypeVar("D", bound=Disruption)
+# One disruption of the shard: the input, its window in sim seconds (a, b), and masks of
+# the shard's stores and of the products (by product id) it touches.
+Entry = tuple[Disruption, float, float, np.ndarray, np.ndarray]
 
 
 def check_targets(sc: Scenario, master: dict[str, pa.Table], source: str) -> None:
@@ -57,7 +72,7 @@ class Disruptions:
 
     t0: float  # epoch seconds of sim time 0
     shard: int
-    entries: list[tuple[object, float, float, np.ndarray, np.ndarray]]  # d, a, b, stores, prods
+    entries: list[Entry]
 
     @classmethod
     def build(
@@ -76,14 +91,15 @@ class Disruptions:
         )
         p = master["products_master"]
         n_p = p.num_rows + 1
-        entries = []
+        entries: list[Entry] = []
         for d in sc.disruptions:
             a, b = d.window()
-            stores = np.ones(len(store_ids), dtype=bool)
-            if getattr(d, "store", None) is not None:
-                stores = store_ids == d.store
-            elif getattr(d, "region", None) is not None:
-                stores = store_region == d.region
+            stores: np.ndarray = np.ones(len(store_ids), dtype=bool)
+            store, reg = getattr(d, "store", None), getattr(d, "region", None)
+            if store is not None:
+                stores = np.asarray(store_ids == store)
+            elif reg is not None:
+                stores = np.asarray(store_region == reg)
             prods = np.ones(n_p, dtype=bool)
             cat, sup = getattr(d, "category", None), getattr(d, "supplier", None)
             if cat is not None or sup is not None:
@@ -103,29 +119,34 @@ class Disruptions:
         return cls(t0, shard, entries)
 
     def _active(
-        self, kind: str, t: float
-    ) -> list[tuple[object, float, float, np.ndarray, np.ndarray]]:
-        return [e for e in self.entries if e[0].kind == kind and e[1] <= t < e[2]]
+        self, kind: type[D], t: float
+    ) -> list[tuple[D, float, float, np.ndarray, np.ndarray]]:
+        """The entries of one kind (one model of :mod:`sim.config.disruptions`) at ``t``."""
+        return [
+            (d, a, b, stores, prods)
+            for d, a, b, stores, prods in self.entries
+            if isinstance(d, kind) and a <= t < b
+        ]
 
     def dc_out(self, t: float) -> bool:
-        return bool(self._active("dc_outage", t))
+        return bool(self._active(DcOutage, t))
 
     def delay(self, t: float) -> float:
-        return float(np.prod([e[0].factor for e in self._active("truck_delay", t)] or [1.0]))
+        return float(np.prod([e[0].factor for e in self._active(TruckDelay, t)] or [1.0]))
 
     def supplied(self, products: np.ndarray, qty: np.ndarray, t: float) -> np.ndarray:
         """Units the suppliers actually deliver of an order."""
         out = qty.astype(np.float64)
-        for d, _, _, _, prods in self._active("supplier_shortage", t):
+        for d, _, _, _, prods in self._active(SupplierShortage, t):
             out = np.where(prods[products], out * (1 - d.share), out)
         return np.floor(out).astype(np.int64)
 
     def traffic(self, s: int, t: float) -> float:
-        spikes = [e[0].factor for e in self._active("demand_spike", t) if e[3][s]]
+        spikes = [e[0].factor for e in self._active(DemandSpike, t) if e[3][s]]
         return float(np.prod(spikes or [1.0]))
 
     def store_closed(self, s: int, t: float) -> bool:
-        return any(e[3][s] for e in self._active("store_closure", t))
+        return any(e[3][s] for e in self._active(StoreClosure, t))
 
     def closed_spans(self, s: int) -> list[tuple[float, float]]:
         return [(e[1], e[2]) for e in self.entries if e[0].kind == "store_closure" and e[3][s]]
@@ -140,7 +161,7 @@ class Disruptions:
         ]
 
     def prices(self, price: np.ndarray, t: float) -> np.ndarray:
-        for d, _, _, _, prods in self._active("price_change", t):
+        for d, _, _, _, prods in self._active(PriceChange, t):
             price = np.where(prods[: len(price)], np.round(price * d.factor), price)
         return price.astype(np.int64)
 
@@ -148,5 +169,5 @@ class Disruptions:
         """(code, discount, lift, products) of the scenario promotions running at ``t``."""
         return [
             (d.name or f"{d.category}"[:12].upper().replace(" ", ""), d.discount, d.lift, prods)
-            for d, _, _, _, prods in self._active("promotion", t)
+            for d, _, _, _, prods in self._active(Promotion, t)
         ]

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pyarrow as pa
 import simpy
+from simpy.events import ConditionValue
 
 from sim.contract import keys
 from sim.world.context import DayContext
@@ -153,37 +155,40 @@ class Logistics:
         ctx = self.ctx
         env = ctx.env
         get = self.fleet.store.get(lambda t: t.reefer or not load.reefer)
-        got = yield get | env.timeout(max(cutoff - env.now, 0))
+        # a condition event's value is the ConditionValue of the events that fired
+        got = cast(ConditionValue, (yield get | env.timeout(max(cutoff - env.now, 0))))
         if get not in got:  # no truck before the cut-off: the goods wait for tomorrow
             get.cancel()
             ctx.backlog[load.store, load.products] += load.qty
             return
         truck: Truck = got[get]
-        load = self._take_stock(load)
-        if load is None:  # the DC went down, or online orders took the goods meanwhile
+        taken = self._take_stock(load)
+        if taken is None:  # the DC went down, or online orders took the goods meanwhile
             self.fleet.release(truck, env.now)
             return
         seq = self._next()
-        km = float(ctx.m.distance_km[load.store])
-        times = self._timeline(env.now, km, load.pallets, ctx.disruptions.delay(env.now))
+        km = float(ctx.m.distance_km[taken.store])
+        times = self._timeline(env.now, km, taken.pallets, ctx.disruptions.delay(env.now))
         ship_id = self._shipment_id("SH", seq)
         self._record_trip(
-            truck, seq, ship_id, int(ctx.m.store_ids[load.store]), times, load.pallets
+            truck, seq, ship_id, int(ctx.m.store_ids[taken.store]), times, taken.pallets
         )
-        n = len(load.products)
+        n = len(taken.products)
         record_dc_txn(
             ctx.rec,
             ctx.m.shard,
             np.full(n, env.now),
-            load.products,
-            -load.qty,
+            taken.products,
+            -taken.qty,
             "SHIPMENT",
             "TRUCK",
             pa.array([ship_id] * n),
-            keys.DC_SHIPMENT.key(day=ctx.day_no, seq=seq, local=load.products),
+            keys.DC_SHIPMENT.key(day=ctx.day_no, seq=seq, local=taken.products),
         )
         ctx.schedule(
-            StoreDelivery(times[5], load.store, load.products, load.qty, ship_id, ctx.day_no, seq)
+            StoreDelivery(
+                times[5], taken.store, taken.products, taken.qty, ship_id, ctx.day_no, seq
+            )
         )
         self.fleet.release(truck, times[6])
 
@@ -267,7 +272,7 @@ class Logistics:
         env = ctx.env
         yield env.timeout(max(start - env.now, 0))
         get = self.suppliers.store.get(lambda t: t.reefer or not load.reefer)
-        got = yield get | env.timeout(max(ctx.end - 1.0 - env.now, 0))
+        got = cast(ConditionValue, (yield get | env.timeout(max(ctx.end - 1.0 - env.now, 0))))
         if get not in got:  # no supplier truck today: the order is due again tomorrow
             get.cancel()
             po = ctx.purchase_orders

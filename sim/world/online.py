@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -29,7 +30,8 @@ from sim.world.marketing import HOUR_WEIGHT
 from sim.world.segments import members
 from sim.world.visits import dedupe
 
-TYPES = ("SHIP_TO_HOME", "STORE_PICKUP", "SHIP_FROM_STORE")
+Fulfillment = Literal["SHIP_TO_HOME", "STORE_PICKUP", "SHIP_FROM_STORE"]  # online.fulfillment keys
+TYPES: tuple[Fulfillment, ...] = ("SHIP_TO_HOME", "STORE_PICKUP", "SHIP_FROM_STORE")
 STATUSES = (
     "CREATED",
     "ALLOCATED",

@@ -83,7 +83,8 @@ class WorldState:
         )
         tmp = path.with_name(path.name + ".tmp")
         with tmp.open("wb") as f:
-            np.savez(f, **arrays)
+            # allow_pickle=True is the default, named so the type checker sees the arrays as kwds
+            np.savez(f, allow_pickle=True, **arrays)
         tmp.replace(path)
 
     @classmethod

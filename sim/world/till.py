@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Literal
 
 import numpy as np
 
@@ -11,7 +12,8 @@ from sim.config.scenario import Scenario
 from sim.contract.rng import Stream, stream
 from sim.world.model import Catalog
 
-TENDERS = ("CREDIT", "DEBIT", "CASH", "MOBILE")
+Tender = Literal["CREDIT", "DEBIT", "CASH", "MOBILE"]  # the keys of shopping.tender_mix
+TENDERS: tuple[Tender, ...] = ("CREDIT", "DEBIT", "CASH", "MOBILE")
 
 
 @dataclass(frozen=True)
