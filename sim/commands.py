@@ -6,6 +6,7 @@ import argparse
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 from rich.table import Table
@@ -20,6 +21,9 @@ from sim.run.history import default_workers, prepare
 from sim.run.lock import output_lock
 from sim.run.output import STATE_FILE
 from sim.sinks import ConnectionStringError, MissingExtraError, RealtimeSettings
+
+if TYPE_CHECKING:
+    from sim.report.report import Report
 
 GENERATED = ("master", "facts", "closing", "state", "dead_letter", "realtime", STATE_FILE)
 
@@ -254,7 +258,7 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_scores(r: object) -> None:
+def _print_scores(r: Report) -> None:
     from sim.report.targets import fmt
 
     t = Table(title=f"{r.this.out.root}: targets (sim/report/targets.yaml)")

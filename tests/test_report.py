@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, TINY, generate, write_yaml
 
 from sim.cli import main
 from sim.report import report as report_mod
 from sim.report.targets import Measured, Scored, Target, load_targets, score
+from tests.helpers import ROOT, TINY, generate, write_yaml
 
 STATUSES = {"pass", "fail", "not measurable"}
 

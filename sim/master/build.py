@@ -217,6 +217,8 @@ def _customers(
 ) -> pa.Table:
     rng = stream(sc.seed, Stream.MASTER_CUSTOMER)
     n = sc.volume.total_customers
+    if n is None:  # Scenario's validator sizes the customer base when the file leaves it out
+        raise ValueError("volume.total_customers is unset: build master data from a Scenario")
     first, last = d["first_names"]["FirstName"], d["last_names"]["LastName"]
     home = _pick(rng, n, stores["SizeFactor"].to_numpy(), True)
     area = pa.array(rng.integers(201, 990, n)).cast(pa.string())

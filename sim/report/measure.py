@@ -34,7 +34,7 @@ def _day(n: int) -> date:
 
 def daily_sales(out: Output) -> tuple[np.ndarray, np.ndarray]:
     """(business days, dollar sales per day): receipt Subtotals plus allocated online lines."""
-    r = out.facts("receipts", ["EventTS", "Subtotal"])
+    r = out.fact("receipts", ["EventTS", "Subtotal"])
     days = business_day(np_col(r, "EventTS"))
     sales = np_col(r, "Subtotal", float)
     o = out.facts("online_orders", ["EventTS", "Status", "ExtPrice"])
@@ -96,7 +96,7 @@ def _black_friday(out: Output, span: np.ndarray) -> Measured:
 
 
 def _local(out: Output) -> dict[str, np.ndarray]:
-    r = out.facts("receipts", ["EventTS", "StoreID"])
+    r = out.fact("receipts", ["EventTS", "StoreID"])
     return local_parts(np_col(r, "EventTS"), np_col(r, "StoreID"), out.store_tz)
 
 
@@ -129,7 +129,7 @@ def calendar_shape(out: Output) -> dict[str, Measured]:
 
 def basket_sizes(out: Output) -> tuple[np.ndarray, np.ndarray]:
     """(lines, units) of every receipt, from receipt_lines."""
-    lines = out.facts("receipt_lines", ["Line", "Qty"])
+    lines = out.fact("receipt_lines", ["Line", "Qty"])
     line = np_col(lines, "Line")
     qty = np_col(lines, "Qty")
     starts = np.flatnonzero(line == 1)
@@ -140,7 +140,7 @@ def basket_sizes(out: Output) -> tuple[np.ndarray, np.ndarray]:
         ordered = bool(np.array_equal(expect, line))
     if ordered:
         return n, np.add.reduceat(qty, starts)
-    by_id = out.facts("receipt_lines", ["ReceiptId", "Qty"])  # read only when needed
+    by_id = out.fact("receipt_lines", ["ReceiptId", "Qty"])  # read only when needed
     g = by_id.group_by("ReceiptId").aggregate([("Qty", "sum"), ("Qty", "count")])
     return np_col(g, "Qty_count"), np_col(g, "Qty_sum")
 
@@ -158,7 +158,7 @@ def baskets(out: Output) -> dict[str, Measured]:
 
 
 def paying(out: Output) -> dict[str, Measured]:
-    r = out.facts("receipts", ["TenderType", "Subtotal", "Tax"])
+    r = out.fact("receipts", ["TenderType", "Subtotal", "Tax"])
     counts = {c["values"]: c["counts"] for c in pc.value_counts(r["TenderType"]).to_pylist()}
     total = sum(counts.values())
     res = {
@@ -168,7 +168,7 @@ def paying(out: Output) -> dict[str, Measured]:
     sub = float(pc.sum(r["Subtotal"].cast(pa.float64())).as_py() or 0)
     tax = float(pc.sum(r["Tax"].cast(pa.float64())).as_py() or 0)
     res["tax_rate"] = Measured(100 * tax / sub if sub else None, "sum Tax / sum Subtotal")
-    lines = out.facts("receipt_lines", ["Qty", "PromoCode"])
+    lines = out.fact("receipt_lines", ["Qty", "PromoCode"])
     qty = np_col(lines, "Qty")
     promo = pc.is_valid(lines["PromoCode"]).to_numpy(zero_copy_only=False)
     res["promo_unit_share"] = Measured(float(100 * qty[promo].sum() / qty.sum()), "PromoCode set")
@@ -177,7 +177,7 @@ def paying(out: Output) -> dict[str, Measured]:
 
 def channels(out: Output) -> dict[str, Measured]:
     res: dict[str, Measured] = {}
-    r = out.facts("receipts", ["Subtotal"])
+    r = out.fact("receipts", ["Subtotal"])
     store = float(pc.sum(r["Subtotal"].cast(pa.float64())).as_py() or 0)
     o = out.facts("online_orders", ["Status", "ExtPrice"])
     web = 0.0
@@ -202,7 +202,7 @@ def _ads(out: Output) -> dict[str, Measured]:
     names = ("SEARCH", "DISPLAY", "SOCIAL", "EMAIL")
     if mk is None:
         return {f"ad_conversion_{c}": Measured.missing("no marketing table") for c in names}
-    r = out.facts("receipts", ["ImpressionId"])
+    r = out.fact("receipts", ["ImpressionId"])
     driven = pc.drop_null(r["ImpressionId"])
     hit = pc.is_in(mk["ImpressionId"], value_set=driven).to_numpy(zero_copy_only=False)
     res = {}
@@ -250,7 +250,7 @@ def customers(out: Output) -> dict[str, Measured]:
     if out.span_days < TRIP_DAYS:
         res["trips_per_week"] = Measured.missing(f"needs {TRIP_DAYS} days; has {out.span_days}")
     else:
-        r = out.facts("receipts", ["CustomerID"])
+        r = out.fact("receipts", ["CustomerID"])
         cid = np_col(r, "CustomerID")
         known = cid[cid >= 0]
         weeks = out.span_days / 7
@@ -260,7 +260,7 @@ def customers(out: Output) -> dict[str, Measured]:
             f"{len(known):,} receipts of {people:,} customers over {weeks:.1f} weeks",
         )
     res["dwell_minutes"] = _dwell(out)
-    lines = out.facts("receipt_lines", ["ProductID", "Qty"])
+    lines = out.fact("receipt_lines", ["ProductID", "Qty"])
     units = np.sort(np.bincount(np_col(lines, "ProductID"), weights=np_col(lines, "Qty", float)))
     sold = units[units > 0][::-1]
     n_products = read_master(out.root, "products_master").num_rows
@@ -278,6 +278,8 @@ def _dwell(out: Output) -> Measured:
     if not files:
         return Measured.missing("no ble_pings table")
     pings = read_columns(out.root, "ble_pings", ["EventTS", "StoreID", "CustomerBLEId"], files)
+    if pings is None:
+        return Measured.missing("no ble_pings table")
     ms = np_col(pings, "EventTS")
     store = np_col(pings, "StoreID")
     who = pc.dictionary_encode(pings["CustomerBLEId"]).combine_chunks().indices.to_numpy()

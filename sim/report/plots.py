@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import textwrap
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -17,7 +18,10 @@ import numpy as np  # noqa: E402
 
 from sim.report.shapes import Curve  # noqa: E402
 
-STYLE = {
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
+STYLE: dict[RcKeyType, Any] = {
     "font.size": 15,
     "axes.titlesize": 17,
     "axes.labelsize": 15,
@@ -45,26 +49,27 @@ def curve_svg(title: str, c: Curve, base: Curve | None = None, ref_label: str = 
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(8, 4.2))
         bar = not c.cumulative and len(c.x) <= 24
+        ref = c.ref
         if bar:
-            w = 0.4 if c.ref_y is not None else 0.8
+            w = 0.4 if ref is not None else 0.8
             ax.bar(
-                c.x - (w / 2 if c.ref_y is not None else 0),
+                c.x - (w / 2 if ref is not None else 0),
                 c.y,
                 w,
                 color=MEASURED,
                 label="measured",
             )
-            if c.ref_y is not None:
-                ax.bar(c.ref_x + w / 2, c.ref_y, w, color=REFERENCE, label=ref_label)
+            if ref is not None:
+                ax.bar(ref[0] + w / 2, ref[1], w, color=REFERENCE, label=ref_label)
             if base is not None:
                 ax.plot(base.x, base.y, "o-", color=BASE, lw=2, label="baseline")
         else:
             ax.plot(c.x, c.y, color=MEASURED, label="measured")
             if base is not None:
                 ax.plot(base.x, base.y, color=BASE, lw=2, ls="--", label="baseline")
-            if c.ref_y is not None:
-                style = "o" if len(c.ref_x) < 10 else "-"
-                ax.plot(c.ref_x, c.ref_y, style, color=REFERENCE, ms=11, label=ref_label)
+            if ref is not None:
+                style = "o" if len(ref[0]) < 10 else "-"
+                ax.plot(ref[0], ref[1], style, color=REFERENCE, ms=11, label=ref_label)
         if len(c.x) == 7:
             ax.set_xticks(range(7), WEEKDAYS)
         ax.set_title("\n".join(textwrap.wrap(title, 60)))

@@ -147,6 +147,14 @@ class Output:
         t = self._cache[key]
         return None if t is None else t.select(columns)
 
+    def fact(self, table: str, columns: list[str]) -> pa.Table:
+        """:meth:`facts` of a table every figure needs (receipts, receipt_lines): its
+        absence is bad input, not a figure to skip."""
+        t = self.facts(table, columns)
+        if t is None:
+            raise InputError(f"{self.root}/facts/{table}: no files (the report needs {table})")
+        return t
+
     @cached_property
     def state(self) -> dict:
         path = self.root / "generation_state.json"

@@ -33,6 +33,13 @@ class Curve:
     ylabel: str = ""
     extra: dict = field(default_factory=dict)
 
+    @property
+    def ref(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The reference shape (x, y); None when the curve has none."""
+        if self.ref_x is None or self.ref_y is None:
+            return None
+        return self.ref_x, self.ref_y
+
 
 def ks(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
@@ -42,17 +49,24 @@ def tv(a: np.ndarray, b: np.ndarray) -> float:
     return float(0.5 * np.abs(a / a.sum() - b / b.sum()).sum())
 
 
+def _shape(t: Target) -> np.ndarray:
+    """The target's published profile as shares; targets.yaml must give one."""
+    if t.shape is None:
+        raise ValueError(f"targets.yaml: {t.id}: {t.metric} needs a 'shape'")
+    return np.asarray(t.shape, float) / sum(t.shape)
+
+
 def hour_curve(out: Output, t: Target) -> tuple[Curve, Measured]:
     hours = _local(out)["hour"]
     share = np.bincount(hours, minlength=24)[:24] / len(hours)
-    ref = np.asarray(t.shape, float) / sum(t.shape)
+    ref = _shape(t)
     c = Curve(np.arange(24), share, False, np.arange(24), ref, "local hour", "share of receipts")
     return c, Measured(1 - ks(np.cumsum(share), np.cumsum(ref)), "KS of the hourly CDFs")
 
 
 def weekday_curve(out: Output, t: Target) -> tuple[Curve, Measured]:
     means = weekday_means(out)
-    ref = np.asarray(t.shape, float) / sum(t.shape)
+    ref = _shape(t)
     if means is None:
         return Curve(np.arange(7), np.zeros(7), False), Measured.missing("needs 7 days")
     share = means / means.sum()
@@ -64,8 +78,9 @@ def basket_curve(out: Output, t: Target) -> tuple[Curve, Measured]:
     _, units = basket_sizes(out)
     top = int(min(units.max(), 40))
     cdf = np.cumsum(np.bincount(np.minimum(units, top), minlength=top + 1))[1:] / len(units)
-    px = np.array(sorted(t.points or {}))
-    py = np.array([t.points[k] for k in px])
+    points = t.points or {}
+    px = np.array(sorted(points))
+    py = np.array([points[k] for k in px])
     c = Curve(np.arange(1, top + 1), cdf, True, px, py, "items (units) per receipt", "CDF")
     hist = np.bincount(np.minimum(units, top), minlength=top + 1)[1:] / len(units)
     c.extra["hist"] = hist
@@ -73,7 +88,7 @@ def basket_curve(out: Output, t: Target) -> tuple[Curve, Measured]:
 
 
 def inter_purchase_curve(out: Output, t: Target) -> tuple[Curve, Measured]:
-    r = out.facts("receipts", ["EventTS", "CustomerID"])
+    r = out.fact("receipts", ["EventTS", "CustomerID"])
     cid, ms = np_col(r, "CustomerID"), np_col(r, "EventTS")
     known = cid >= 0
     cid, ms = cid[known], ms[known]
@@ -100,7 +115,7 @@ def inter_purchase_curve(out: Output, t: Target) -> tuple[Curve, Measured]:
 
 
 def popularity_curve(out: Output, t: Target) -> tuple[Curve, Measured]:
-    lines = out.facts("receipt_lines", ["ProductID", "Qty"])
+    lines = out.fact("receipt_lines", ["ProductID", "Qty"])
     units = np.bincount(np_col(lines, "ProductID"), weights=np_col(lines, "Qty", float))
     from sim.report.scan import read_master
 

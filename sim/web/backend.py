@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 from rich.console import Console
@@ -36,6 +36,10 @@ from sim.contract.schema import TABLES
 from sim.errors import InputError
 from sim.web.observe import ObservedSink, Observer
 from sim.web.tables import master_targets
+
+if TYPE_CHECKING:
+    from sim.run.realtime import Report
+    from sim.run.shard import ShardLoop
 
 GENERATED = ("master", "facts", "closing", "state", "dead_letter", "realtime")
 STATE_FILE = "generation_state.json"
@@ -215,9 +219,7 @@ def clear(root: Path) -> list[str]:
 
 
 def event_types() -> list[str]:
-    from sim.report.docgen import _types_of
-
-    return sorted({e for t in TABLES.values() if t.kind != "master" for e in _types_of(t)})
+    return sorted({e for t in TABLES.values() if t.kind != "master" for e in t.event_types})
 
 
 # -- real time ---------------------------------------------------------------------------
@@ -301,10 +303,10 @@ class Stream:
                 finally:
                     self.sc = world
 
-            def _advance(self, shards, recs, days, target, report):  # noqa: ANN001, ANN202
+            def _advance(self, loops: list[ShardLoop], target: float, report: Report) -> None:
                 if obs.anchor is None:  # the first step starts at the clock's anchor
                     obs.anchor = (target + stream.t0, wall.time())
-                return super()._advance(shards, recs, days, target, report)
+                super()._advance(loops, target, report)
 
         quiet = Console(file=io.StringIO())
         self.run_ = Run(world, sc.paths.output, settings, duration, quiet, True, wall)
@@ -321,14 +323,14 @@ class Stream:
         state = self.run_.history()
         self.t0 = day_start(date.fromisoformat(state.first_day)).timestamp()
         root = self.sc.paths.output
-        self.sink = ObservedSink(make_sink(self.settings, root, None), self.obs, self.cap)
+        sink = self.sink = ObservedSink(make_sink(self.settings, root, None), self.obs, self.cap)
 
         async def main() -> Any:
             self.loop = asyncio.get_running_loop()
             if self.run_.stop.is_set():
                 return None
-            await self.sink.start()
-            return await self.run_.run(self.sink)
+            await sink.start()
+            return await self.run_.run(sink)
 
         self.report = asyncio.run(main())
 

@@ -21,7 +21,7 @@ Kind = Literal[
 assert set(KINDS) == set(Kind.__args__)  # type: ignore[attr-defined]
 
 # The old generator's disruption types, onto this project's kinds (docs/web.md).
-OLD_TYPES: dict[str, tuple[str, dict[str, float]]] = {
+OLD_TYPES: dict[str, tuple[Kind, dict[str, float]]] = {
     "truck_breakdown": ("truck_delay", {"factor": 3.0}),
     "inventory_shortage": ("supplier_shortage", {"share": 0.8}),
     "weather_delay": ("truck_delay", {"factor": 1.5}),
