@@ -44,7 +44,7 @@ DOW = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TRIPS_PER_WEEK = 1.6  # grocery trips per shopper per week (FMI U.S. Grocery Shopper Trends 2018)
 
 
-def check_shares(name: str, shares: dict[str, float]) -> None:
+def check_shares(name: str, shares: Mapping[Any, float]) -> None:
     """Shares of a whole: each >= 0, together 1."""
     negative = sorted(k for k, v in shares.items() if v < 0)
     if negative:
@@ -476,11 +476,11 @@ def load_scenario(
     # end before start, with its line
     resolve_period(sc, now or WallClock.from_env().now(), source=str(path), lines=lines)
     v = sc.volume
-    for key, message in load_problems(
+    for where_, message in load_problems(
         v.stores, v.dcs, v.customers_per_day, sc.marketing.impressions_per_store_per_day
     ):
-        line = lines.get(key) or lines.get(key[:1])
-        raise InputError(f"{path}{f':{line}' if line else ''}: {'.'.join(key)}: {message}")
+        line = lines.get(where_) or lines.get(where_[:1])
+        raise InputError(f"{path}{f':{line}' if line else ''}: {'.'.join(where_)}: {message}")
     return sc
 
 

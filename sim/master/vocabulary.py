@@ -179,7 +179,7 @@ def normalise(name: str) -> tuple[str, ...]:
 @cache
 def real_names() -> dict[tuple[str, ...], str]:
     """Normalised real name -> as written in ``real_names.txt``."""
-    out = {}
+    out: dict[tuple[str, ...], str] = {}
     for line in REAL_NAMES.read_text(encoding="utf-8").splitlines():
         line = line.strip()
         if line and not line.startswith("#"):

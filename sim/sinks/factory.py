@@ -70,6 +70,9 @@ class EnvelopeSink:
     async def close(self) -> None:
         await self.inner.close()
 
+    def stop(self, now: bool = False) -> None:
+        self.inner.stop(now)
+
 
 def make_sink(settings: RealtimeSettings, output_dir: Path, connection_string: str | None) -> Sink:
     """Build the configured sink (not started).

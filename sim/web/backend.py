@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import io
 import json
-import os
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +32,8 @@ from sim.config.scenario import Period, Scenario, load_scenario, resolve_period
 from sim.config.secrets import redact
 from sim.contract.schema import TABLES
 from sim.errors import InputError
+from sim.run.lock import OutputLocked
+from sim.run.lock import output_lock as engine_lock
 from sim.web.observe import ObservedSink, Observer
 from sim.web.tables import master_targets
 
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 GENERATED = ("master", "facts", "closing", "state", "dead_letter", "realtime")
 STATE_FILE = "generation_state.json"
 OVERLAY = Path("realtime") / "web_disruptions.json"
-LOCK_FILE = ".retail-sim.lock"
 DISRUPTION = TypeAdapter(Disruption)
 
 
@@ -55,32 +54,12 @@ class Busy(Exception):
 # -- the output-folder lock ------------------------------------------------------------
 @contextlib.contextmanager
 def output_lock(root: Path, command: str) -> Iterator[None]:
-    """Exclusive lock on ``root`` (sim.run.lock when it exists, else a flock here)."""
+    """The engine's exclusive writer lock on ``root`` (:mod:`sim.run.lock`)."""
     try:
-        from sim.run.lock import output_lock as engine_lock  # type: ignore[import-not-found]
-    except ImportError:
-        engine_lock = None
-    if engine_lock is not None:
-        try:
-            with engine_lock(root, command):
-                yield
-            return
-        except InputError as e:
-            raise Busy(str(e)) from None
-    root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 500, 0).decode(errors="replace").strip() or "unknown"
-            raise Busy(f"{root} is being written by another process ({holder})") from None
-        since = datetime.now(UTC).isoformat(timespec="seconds")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}, {command}, since {since}\n".encode(), 0)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
+        with engine_lock(root, command):
+            yield
+    except OutputLocked as e:
+        raise Busy(str(e)) from None
 
 
 # -- scenarios ---------------------------------------------------------------------------

@@ -77,3 +77,6 @@ class ObservedSink:
 
     async def close(self) -> None:
         await self.inner.close()
+
+    def stop(self, now: bool = False) -> None:
+        self.inner.stop(now)
