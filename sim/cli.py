@@ -96,9 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rt.add_argument(
         "--speed",
-        type=float,
+        type=_speed,
         metavar="X",
-        help="simulated seconds per wall second (overrides realtime.speed)",
+        help="simulated seconds per wall second, or max: as fast as the sink accepts "
+        "(overrides realtime.speed)",
     )
     rt.add_argument(
         "--sink",
@@ -213,3 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
+
+
+def _speed(text: str) -> float | str:
+    """``--speed``: a number, or ``max``."""
+    return "max" if text.strip().lower() == "max" else float(text)
