@@ -33,6 +33,7 @@ from sim.world.day import Shard, ShardDay
 from sim.world.recorder import take
 
 SLICE = 300.0  # simulated seconds per step of the simulation thread
+STEP = 30.0  # simulated seconds between two looks at a stop request
 FAST_FLUSH = 900.0  # how often processes hand over rows while rebuilding up to the resume point
 
 
@@ -153,9 +154,12 @@ class Feeder:
                 return
             self._close_day()
         for sd in self.days:
-            if self._stop:
-                return
-            sd.run(target - self.t0)
+            t = sd.env.now
+            while t < target - self.t0:  # short steps: a stop is seen within one
+                if self._stop:
+                    return
+                t = min(t + STEP, target - self.t0)
+                sd.run(t)
 
     def _close_day(self) -> None:
         day = self.days[0].day

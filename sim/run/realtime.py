@@ -22,6 +22,7 @@ sink had not acknowledged.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -199,9 +200,11 @@ class RealtimeRun:
         started = time.monotonic()
         report, ctl = self.report, self.control
         prepared = await self._in_thread(self._prepare)
-        if prepared is None:  # stopped while catching up whole days
+        if prepared is None:  # stopped while preparing
+            await sink.close()
             return report
         feeder, outbox, resume, now_ms = prepared
+        gc.freeze()  # master data and today's plans: no collection walks them again
         self.feeder, self.outbox, self.released_ms = feeder, outbox, resume
         start_sim = resume / 1000
         end_sim = start_sim + self.duration if self.duration else float("inf")
@@ -399,4 +402,7 @@ def run_realtime(
         await sink.start()
         return await run.run(sink)
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    finally:
+        gc.freeze()  # the interpreter's final collection of a big heap would delay exit
