@@ -277,3 +277,43 @@ def test_event_ids_unique_over_a_whole_day(history: Path, tmp_path: Path) -> Non
 def _no_stray_clock() -> Iterator[None]:
     yield
     os.environ.pop(ENV_NOW, None)
+
+
+def test_control_pause_resume_speed_stop(history: Path, tmp_path: Path) -> None:
+    path, out = copy(history, tmp_path, "c")
+    sc = load_scenario(path)
+    settings = sc.realtime.model_copy(update={"speed": 60.0})
+    with fixed_wall_clock("2024-03-06T13:00:00Z"):
+        wall = WallClock.from_env()
+    run = RealtimeRun(sc, out, settings, None, Console(), True, wall)
+    sink = SlowSink(rate=1e9)
+
+    async def main() -> list[int]:
+        task = asyncio.create_task(run.run(sink))
+        while run.clock is None:
+            await asyncio.sleep(0.05)
+        seen = [run.released_ms]
+        run.control.pause()
+        await asyncio.sleep(0.3)
+        seen.append(run.released_ms)
+        await asyncio.sleep(1.0)
+        seen.append(run.released_ms)  # paused: the simulated clock stood still
+        run.control.resume()
+        await asyncio.sleep(1.0)
+        seen.append(run.released_ms)
+        run.control.set_speed(None)  # max
+        await asyncio.sleep(1.5)
+        seen.append(run.released_ms)
+        assert run.control.status()["speed"] == "max"
+        run.control.stop()
+        await task
+        return seen
+
+    seen = asyncio.run(main())
+    assert seen[2] == seen[1], "nothing moves while paused"
+    assert seen[3] > seen[2], "resumed"
+    assert seen[4] - seen[3] > 60 * 1000 * 3, "max is faster than x60"
+    ids = [e.body[13:45] for e in sink.got]
+    assert len(set(ids)) == len(ids), "nothing re-sent"
+    with pytest.raises(ValueError, match="speed"):
+        run.control.set_speed(0)
