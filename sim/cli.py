@@ -114,9 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rt.add_argument(
         "--speed",
-        type=float,
+        type=_speed,
         metavar="X",
-        help="simulated seconds per wall second (overrides realtime.speed)",
+        help="simulated seconds per wall second, or max: as fast as the sink accepts "
+        "(overrides realtime.speed)",
     )
     rt.add_argument(
         "--sink",
@@ -303,3 +304,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as e:
         err.print("interrupted")
         return 143 if isinstance(e, Terminated) else 130
+
+
+def _speed(text: str) -> float | str:
+    """``--speed``: a number, or ``max``."""
+    return "max" if text.strip().lower() == "max" else float(text)

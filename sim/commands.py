@@ -65,7 +65,7 @@ def check(args: argparse.Namespace) -> int:
         ("output", f"{root} ({sc.output.format})"),
         ("to generate", _todo(plan.days)),
         ("disruptions", ", ".join(f"{d.kind} from {d.start}" for d in sc.disruptions) or "none"),
-        ("real time", f"sink {sc.realtime.sink}, speed x{sc.realtime.speed:g}"),
+        ("real time", f"sink {sc.realtime.sink}, speed {_speed_text(sc.realtime.pace)}"),
     ]:
         t.add_row(k, str(val))
     out.print(t)
@@ -138,6 +138,10 @@ def _history(args: argparse.Namespace, sc: Scenario, period: Period) -> int:
     return 0
 
 
+def _speed_text(pace: float | None) -> str:
+    return "max" if pace is None else f"x{pace:g}"
+
+
 def _realtime_settings(sc: Scenario | None, args: argparse.Namespace) -> RealtimeSettings:
     base = sc.realtime if sc is not None else RealtimeSettings()
     update = {
@@ -145,7 +149,7 @@ def _realtime_settings(sc: Scenario | None, args: argparse.Namespace) -> Realtim
         for k, v in (("speed", getattr(args, "speed", None)), ("sink", getattr(args, "sink", None)))
         if v is not None
     }
-    if update.get("speed", 1) <= 0:
+    if update.get("speed", 1) != "max" and update.get("speed", 1) <= 0:
         raise InputError(f"--speed: expected a number > 0, got {args.speed}")
     rate = getattr(args, "rate", None)
     if rate is not None:

@@ -33,7 +33,9 @@ class RealtimeSettings(BaseModel):
         extra="forbid", frozen=True, hide_input_in_errors=True, allow_inf_nan=False
     )
 
-    speed: float = Field(1.0, gt=0, description="simulated seconds per wall-clock second")
+    speed: float | Literal["max"] = Field(
+        1.0, description="simulated seconds per wall-clock second, or max (as fast as the sink)"
+    )
     sink: SinkKind = "eventhub"
     jsonl_path: str | None = Field(
         None, description="jsonl sink file; relative paths are under the output directory"
@@ -90,6 +92,18 @@ class RealtimeSettings(BaseModel):
                     f"{', '.join(EVENT_TYPES)} (docs/events.md)"
                 )
         return value
+
+    @field_validator("speed")
+    @classmethod
+    def _positive_speed(cls, value: float | str) -> float | str:
+        if value != "max" and not float(value) > 0:
+            raise ValueError("speed must be a number > 0, or max")
+        return value
+
+    @property
+    def pace(self) -> float | None:
+        """The speed as a number, None for max."""
+        return None if self.speed == "max" else float(self.speed)
 
     @field_validator("keyvault_url")
     @classmethod

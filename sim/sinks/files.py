@@ -64,7 +64,31 @@ class JsonlSink(_LineSink):
 
     def _open(self) -> BinaryIO:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _drop_partial_line(self.path)
         return open(self.path, "ab", buffering=_BUFFER)  # noqa: SIM115 - closed by close()
+
+
+def _drop_partial_line(path: Path) -> None:
+    """A killed run can leave half a line at the end of the file: cut it off, so the
+    next run's first event starts a line of its own (that event is re-sent anyway)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, "rb+") as f:
+        f.seek(-1, 2)
+        if f.read(1) == b"\n":
+            return
+        size = f.seek(0, 2)
+        step = 1 << 16
+        pos = size
+        while pos > 0:
+            pos = max(0, pos - step)
+            f.seek(pos)
+            chunk = f.read(min(step, size - pos))
+            cut = chunk.rfind(b"\n")
+            if cut >= 0:
+                f.truncate(pos + cut + 1)
+                return
+        f.truncate(0)
 
 
 class StdoutSink(_LineSink):

@@ -38,8 +38,9 @@ from sim.web.observe import ObservedSink, Observer
 from sim.web.tables import master_targets
 
 if TYPE_CHECKING:
-    from sim.run.realtime import Report
-    from sim.run.shard import ShardLoop
+    from sim.run.outbox import Outbox
+    from sim.run.pacing import Clock
+    from sim.sinks.base import Sink
 
 GENERATED = ("master", "facts", "closing", "state", "dead_letter", "realtime")
 STATE_FILE = "generation_state.json"
@@ -272,7 +273,6 @@ class Stream:
         extra = [DISRUPTION.validate_python(d) for d in overlay]
         world = sc.model_copy(update={"disruptions": [*sc.disruptions, *extra]})
         self.t0 = 0.0
-        stream = self
 
         class Run(RealtimeRun):
             def catch_up(self, now: datetime) -> Any:  # history is checked as the file says
@@ -282,10 +282,12 @@ class Stream:
                 finally:
                     self.sc = world
 
-            def _advance(self, loops: list[ShardLoop], target: float, report: Report) -> None:
-                if obs.anchor is None:  # the first step starts at the clock's anchor
-                    obs.anchor = (target + stream.t0, wall.time())
-                super()._advance(loops, target, report)
+            async def _release(
+                self, sink: Sink, outbox: Outbox, clock: Clock, upto_ms: int
+            ) -> None:
+                if obs.anchor is None:  # the first release starts at the clock's anchor
+                    obs.anchor = (clock.anchor_sim, clock.anchor_wall)
+                await super()._release(sink, outbox, clock, upto_ms)
 
         quiet = Console(file=io.StringIO())
         self.run_ = Run(world, sc.paths.output, settings, duration, quiet, True, wall)

@@ -121,6 +121,10 @@ class ShardDay:
         return self.ctx.m
 
     @property
+    def start(self) -> float:
+        return self.ctx.start
+
+    @property
     def end(self) -> float:
         return self.ctx.end
 

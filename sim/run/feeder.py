@@ -1,0 +1,179 @@
+"""The simulation side of real time: a worker thread that runs every shard's day ahead
+of what is released, turning recorded rows into event batches in the outbox.
+
+The asyncio loop never simulates: it tells the feeder how far it may run
+(:meth:`Feeder.allow`) and reads how far it got (:attr:`Feeder.frontier`). The feeder
+runs in slices of ``SLICE`` simulated seconds and waits when it reaches the allowance,
+so the outbox holds at most the allowance's worth of events: backpressure from the sink
+reaches the simulation, and memory stays flat at any speed. A stop is seen between
+slices.
+
+Rows before the resume point (``Outbox.after_ms``) are recorded to the day's files only:
+no event is built for them, so rebuilding today up to the resume point runs on the
+fast-forward path (its cost is the simulation itself).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from sim.contract.schema import TABLES
+from sim.run.events import EventBatch, build_events
+from sim.run.files import FileRecorder
+from sim.run.outbox import Outbox
+from sim.run.output import checkpoint_path
+from sim.world.day import Shard, ShardDay
+from sim.world.recorder import take
+from sim.world.state import WorldState
+
+SLICE = 300.0  # simulated seconds per step of the simulation thread
+STEP = 30.0  # simulated seconds between two looks at a stop request
+FAST_FLUSH = 900.0  # how often processes hand over rows while rebuilding up to the resume point
+
+
+class StreamRecorder(FileRecorder):
+    """Writes the day's facts like fast-forward and turns rows after the resume point
+    into event batches."""
+
+    flush_every = 60.0
+
+    def __init__(
+        self, seed: int, shard: int, t0_ms: int, root: Path, fmt: str, outbox: Outbox
+    ) -> None:
+        super().__init__(seed, shard, t0_ms, root, fmt)
+        self.outbox = outbox
+        self.staged: dict[str, list[pa.Table]] = {}  # rows to turn into events, per table
+
+    def wants(self, table: str) -> bool:
+        return True
+
+    def emit(self, table: str, ms: np.ndarray, key: np.ndarray, cols: dict[str, Any]) -> None:
+        if TABLES[table].kind == "fact":
+            super().emit(table, ms, key, cols)
+        keep = ms > self.outbox.after_ms
+        if not keep.any():
+            return
+        if not keep.all():
+            ms, key, cols = ms[keep], key[keep], {c: take(v, keep) for c, v in cols.items()}
+        self.staged.setdefault(table, []).append(self.build(self.day, table, ms, key, cols))
+
+    def take_staged(self) -> list[EventBatch]:
+        """The events of the rows recorded since the last call: one batch per table
+        (building them in bulk: a slice's rows of a table at once)."""
+        staged, self.staged = self.staged, {}
+        return [
+            build_events(self.seed, table, pa.concat_tables(parts))
+            for table, parts in sorted(staged.items())
+        ]
+
+
+DayClosed = Callable[[date, dict[str, int]], None]
+
+
+class Feeder:
+    """Runs the shards' days in a worker thread up to what the loop allows."""
+
+    def __init__(
+        self,
+        shards: list[Shard],
+        recs: list[StreamRecorder],
+        days: list[ShardDay],
+        t0: float,
+        root: Path,
+        on_day_closed: DayClosed,
+    ) -> None:
+        self.shards, self.recs, self.days, self.t0 = shards, recs, days, t0
+        self.outbox = recs[0].outbox
+        self.root, self.on_day_closed = root, on_day_closed
+        self.frontier = t0 + days[0].start  # epoch seconds every shard has reached
+        self.allowed = self.frontier
+        self.error: BaseException | None = None
+        self.busy_s = 0.0
+        self._stop = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._main, name="simulation", daemon=True)
+
+    @property
+    def day(self) -> date:
+        return self.days[0].day
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def allow(self, upto: float) -> None:
+        """Let the simulation run up to epoch second ``upto`` (never less than before)."""
+        with self._cond:
+            if upto > self.allowed:
+                self.allowed = upto
+                self._cond.notify_all()
+
+    def stop(self, timeout: float = 0.5) -> None:
+        """Ask the thread to stop after its slice; wait up to ``timeout`` seconds."""
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _main(self) -> None:
+        import time
+
+        try:
+            while True:
+                with self._cond:
+                    while not self._stop and self.allowed <= self.frontier:
+                        self._cond.wait(0.5)
+                    if self._stop:
+                        return
+                    target = min(self.allowed, self.frontier + SLICE)
+                started = time.perf_counter()
+                fast = target < self.outbox.after_ms / 1000 - FAST_FLUSH
+                for r in self.recs:  # rows before the resume point are not streamed
+                    r.flush_every = FAST_FLUSH if fast else StreamRecorder.flush_every
+                self._advance(target)
+                self.outbox.add([b for r in self.recs for b in r.take_staged()])
+                self.busy_s += time.perf_counter() - started
+                with self._cond:
+                    self.frontier = target
+        except BaseException as exc:  # surfaced by the loop
+            self.error = exc
+
+    def _advance(self, target: float) -> None:
+        """Run every shard to epoch second ``target``, closing days that end before it."""
+        while self.t0 + self.days[0].end <= target:
+            if self._stop:
+                return
+            self._close_day()
+        for sd in self.days:
+            t = sd.env.now
+            while t < target - self.t0:  # short steps: a stop is seen within one
+                if self._stop:
+                    return
+                t = min(t + STEP, target - self.t0)
+                sd.run(t)
+
+    def _close_day(self) -> None:
+        day = self.days[0].day
+        states: list[WorldState] = []
+        rows: dict[str, int] = {}
+        for sd, rec in zip(self.days, self.recs, strict=True):
+            states.append(sd.finish())
+            for table, n in rec.end_day().items():
+                rows[table] = rows.get(table, 0) + n
+            rec.wait()
+            states[-1].save(checkpoint_path(self.root, sd.m.shard, day))
+        self.on_day_closed(day, rows)
+        self.days = [
+            ShardDay(c, st, day + timedelta(days=1), r)
+            for c, st, r in zip(self.shards, states, self.recs, strict=True)
+        ]

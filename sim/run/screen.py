@@ -1,0 +1,71 @@
+"""What the operator sees of a real-time session: its status and the live panel.
+
+The status is a plain mapping (the control interface and the web console return it);
+the panel shows the phase (rebuilding today, catching up to the wall clock, streaming),
+simulated time against the wall clock, the outbox and the release lag (p50/p99 of the
+wall seconds between when an event was due and when it was handed to the sink).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Group
+from rich.text import Text
+
+from sim.sinks import Sink
+from sim.sinks.metrics_view import MetricsView
+
+if TYPE_CHECKING:
+    from sim.run.realtime import RealtimeRun
+
+
+def status(run: RealtimeRun) -> dict[str, Any]:
+    """Position, speed, lag and counters of a session."""
+    p50, p99 = run.lag.quantiles()
+    sim = run.released_ms / 1000
+    return {
+        "phase": run.phase,
+        "paused": run.control.paused,
+        "speed": "max" if run.control.speed is None else run.control.speed,
+        "simulated": iso(sim) if sim else None,
+        "ahead_of_wall_s": round(sim - run.wall.time(), 3) if sim else None,
+        "released": run.report.released,
+        "outbox_events": run.outbox.events if run.outbox else 0,
+        "simulated_to": iso(run.feeder.frontier) if run.feeder else None,
+        "lag_p50_s": p50,
+        "lag_p99_s": p99,
+    }
+
+
+def view_of(run: RealtimeRun, view: MetricsView, sink: Sink) -> Group:
+    st = status(run)
+    ahead = st["ahead_of_wall_s"]
+    rel = (
+        ""
+        if ahead is None
+        else f"{'ahead of' if ahead >= 0 else 'behind'} the wall clock by {span(abs(ahead))}"
+    )
+    lines = [
+        Text(f"{run.phase}{'  (paused)' if run.control.paused else ''}"),
+        Text(
+            f"simulated {st['simulated'] or '-'}  {rel}  released {run.report.released:,} "
+            f"events  outbox {st['outbox_events']:,}"
+        ),
+        Text(f"release lag p50 {st['lag_p50_s']:.3f} s  p99 {st['lag_p99_s']:.3f} s"),
+    ]
+    return Group(*lines, view.render(sink.metrics, float(st["lag_p99_s"])))
+
+
+def iso(sim: float) -> str:
+    return datetime.fromtimestamp(sim, UTC).isoformat(timespec="seconds")
+
+
+def hm(sim: float) -> str:
+    return datetime.fromtimestamp(sim, UTC).strftime("%H:%M UTC")
+
+
+def span(seconds: float) -> str:
+    h, rest = divmod(int(seconds), 3600)
+    return f"{h} h {rest // 60:02d} min" if h else f"{rest // 60} min {rest % 60:02d} s"
