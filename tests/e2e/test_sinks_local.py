@@ -74,7 +74,7 @@ def test_settings_defaults_and_paths(tmp_path: Path):
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"speed": 0}, "realtime.speed: Input should be greater than 0"),
+        ({"speed": 0}, "realtime.speed: Value error, speed must be a number > 0, or max"),
         ({"sink": "kafka"}, "realtime.sink: Input should be 'eventhub', 'jsonl' or 'stdout'"),
         ({"batch_size": 10, "max_buffer": 5}, "max_buffer (5) must be >= batch_size (10)"),
         ({"retry_backoff_s": 5, "retry_backoff_max_s": 1}, "retry_backoff_max_s (1.0) must be"),
