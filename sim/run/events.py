@@ -296,12 +296,13 @@ def bodies(batch: EventBatch, ingest: datetime) -> list[bytes]:
 def out_events(batch: EventBatch, ingest: datetime) -> list[OutEvent]:
     """The sink's hand-over: one :class:`OutEvent` per event, in batch order."""
     return [
-        OutEvent(k, b, t, e)
-        for k, b, t, e in zip(
+        OutEvent(k, b, t, e, event_id=i)
+        for k, b, t, e, i in zip(
             batch.key.to_pylist(),
             bodies(batch, ingest),
             batch.trace_id.to_pylist(),
             batch.event_type.to_pylist(),
+            batch.event_id.to_pylist(),
             strict=True,
         )
     ]

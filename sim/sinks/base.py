@@ -18,9 +18,8 @@ class OutEvent:
 
     The Event Hubs message carries `message_id` (the event id), `content_type` and the
     application properties `event_type` and `schema_version`, so a consumer can route an
-    event without parsing its body. `event_id` is the event's own id; when it is empty the
-    id is `trace_id:event_type` (unique per event as long as one row gives at most one
-    event of each type, which holds for every table today).
+    event without parsing its body. `event_id` is the event's own id (the envelope's
+    `event_id`); when a caller leaves it empty the id is `trace_id:event_type`.
     """
 
     partition_key: str
