@@ -9,11 +9,13 @@ master data with :func:`sim.master.build.build_master` and runs processes agains
 from __future__ import annotations
 
 import os
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import simpy
@@ -25,6 +27,7 @@ from sim.config.scenario import Scenario
 from sim.master.build import build_master
 from sim.master.dictionaries import load_dictionaries
 from sim.report.metrics import read_facts
+from sim.run.events import SCHEMA_VERSION, SOURCE, ingest_text
 from sim.world.context import DAY, DayContext
 from sim.world.day import Shard
 from sim.world.disruptions import Disruptions
@@ -178,3 +181,29 @@ def day_context(
     )
     rec.start_day(day, ctx.end, state.deferred)
     return ctx
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A hand-made event for tests of the stream's stages (not from a simulated world)."""
+
+    ms: int
+    event_type: str
+    partition_key: str
+    trace_id: str
+    payload: dict[str, Any]
+
+
+def envelope(e: Pending, ingest: datetime) -> bytes:
+    """The native envelope of a hand-made event, as the engine writes it."""
+    return orjson.dumps(
+        {
+            "event_id": f"{e.trace_id}:{e.event_type}",
+            "event_type": e.event_type,
+            "payload": e.payload,
+            "trace_id": e.trace_id,
+            "ingest_timestamp": ingest_text(ingest),
+            "schema_version": SCHEMA_VERSION,
+            "source": f"{SOURCE}/{e.partition_key}",
+        }
+    )

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from conftest import ROOT, TINY
 
 import sim
 from sim.contract.schema import TABLES
 from sim.errors import InputError
 from sim.report.metrics import read_facts
 from sim.run.output import GenerationState
+from tests.helpers import ROOT, TINY
 
 COMPARED = ("facts", "closing", "master")
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, TINY, run_cli
 from test_dictionaries import append_copy, append_raw, set_cell
+
+from tests.helpers import ROOT, TINY, run_cli
 
 DICTS = ROOT / "dictionaries"
 Mutation = Callable[[dict], None]

@@ -14,12 +14,12 @@ from cloudevents.core.bindings.amqp import AMQPMessage, from_amqp
 from cloudevents.core.formats.json import JSONFormat
 
 from sim.config.realtime import RealtimeSettings
-from sim.run.events import Pending, envelope
 from sim.sinks.base import OutEvent
 from sim.sinks.cloudevents import CONTENT_TYPE, envelope_stage, from_native, to_cloudevents
 from sim.sinks.eventhub import EventHubSink
 from sim.sinks.factory import make_sink
 from tests.eventhub_endpoint import EventHubEndpoint
+from tests.helpers import Pending, envelope
 
 INGEST = datetime(2024, 3, 6, 16, 0, 1, 250_000, UTC)
 PAYLOAD = {"EventTS": "2024-03-06T16:00:00.125Z", "StoreID": 12, "Total": 19.99, "Tax": None}

@@ -6,7 +6,7 @@ import pyarrow as pa
 
 from sim.contract import vocab
 from sim.contract.schema import FACTS, TABLES, TableCode, code
-from sim.run.events import event_types, pending_events
+from sim.run.events import build_events, event_types
 
 # Every table's TraceId code as released. Append a line for a new table; never edit one.
 RELEASED_CODES = {
@@ -84,9 +84,9 @@ def test_every_status_has_its_event_and_event_types_are_unique():
 def test_events_are_named_from_the_schema():
     trucks = TABLES["truck_moves"]
     rows = pa.table({"Status": list(vocab.TRUCK_STATUSES)})
-    assert event_types(trucks, rows) == list(trucks.event_types)
+    assert event_types(trucks, rows).to_pylist() == list(trucks.event_types)
     receipts = next(t for t in FACTS if t.name == "receipts")
-    assert event_types(receipts, pa.table({"x": [1, 2]})) == ["receipt_created"] * 2
+    assert event_types(receipts, pa.table({"x": [1, 2]})).to_pylist() == ["receipt_created"] * 2
 
 
 def test_a_promoted_line_is_also_a_promotion_applied_event():
@@ -95,7 +95,8 @@ def test_a_promoted_line_is_also_a_promotion_applied_event():
     cols |= {"TraceId": ["a", "b"], "EventTS": [0, 1000], "StoreID": [1, 1]}
     cols["PromoCode"] = [None, "P1"]
     rows = pa.Table.from_pydict(cols, schema=lines.arrow_schema())
-    got = [(e.event_type, e.trace_id) for e in pending_events("receipt_lines", rows)]
+    batch = build_events(1, "receipt_lines", rows)
+    got = list(zip(batch.event_type.to_pylist(), batch.trace_id.to_pylist(), strict=True))
     assert got == [
         ("receipt_line_added", "a"),
         ("receipt_line_added", "b"),

@@ -12,7 +12,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import ROOT, generate, write_yaml
+
+from tests.helpers import ROOT, generate, write_yaml
 
 deltalake = pytest.importorskip("deltalake")
 

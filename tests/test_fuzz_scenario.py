@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from conftest import TINY, run_cli
 
 import sim.commands
 import sim.master.dictionaries
 import sim.run.history
 from sim.config.scenario import Scenario
+from tests.helpers import TINY, run_cli
 
 COUNT = int(os.environ.get("RETAIL_SIM_FUZZ", "250"))
 SCHEMA = Scenario.model_json_schema()

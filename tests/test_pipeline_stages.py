@@ -10,11 +10,11 @@ from pathlib import Path
 
 import orjson
 
-from sim.run.events import Pending, envelope
 from sim.run.faults import FaultStage
 from sim.run.rate import RateLimiter
 from sim.sinks import load_realtime_settings, make_sink
 from sim.sinks.base import OutEvent
+from tests.helpers import Pending, envelope
 
 RATE = 200
 

@@ -24,12 +24,12 @@ from sim.config.calendar import day_start
 from sim.config.clock import ENV_NOW, WallClock, fixed_wall_clock
 from sim.config.scenario import load_scenario
 from sim.run.feeder import StreamRecorder
-from sim.run.history import load_shard, starting_state
 from sim.run.outbox import Outbox
 from sim.run.realtime import RealtimeRun
+from sim.run.shard import load_shard, starting_state
 from sim.sinks.base import OutEvent, SinkMetrics
 from sim.world.day import ShardDay
-from tests.conftest import ROOT, run_cli
+from tests.helpers import ROOT, run_cli
 
 SCENARIO = """\
 seed: 5

@@ -19,10 +19,10 @@ from pathlib import Path
 import psutil
 import pytest
 import yaml
-from conftest import ROOT, TINY, run_cli
 
 from sim.run.lock import LOCK_FILE, OutputLocked, is_locked, output_lock, read_holder
 from sim.sinks.connection import ConnectionStringError, parse_connection_string
+from tests.helpers import ROOT, TINY, run_cli
 
 FOUR_DAYS = {"calendar": {"start": "2024-03-04", "end": "2024-03-07"}}
 

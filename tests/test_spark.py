@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, generate, run_cli, write_yaml
+
+from tests.helpers import ROOT, generate, run_cli, write_yaml
 
 pytest.importorskip("pyspark")
 if shutil.which("java") is None:

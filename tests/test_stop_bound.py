@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_cli
 from test_sinks_eventhub import SECRET, dead_traces, fast_settings, make_events, received_traces
 
 from sim.config.clock import fixed_wall_clock
@@ -26,6 +25,7 @@ from sim.sinks.deadletter import DeadLetterStore
 from sim.sinks.eventhub import EventHubSink
 from sim.sinks.eventhub_util import CLOSE_GRACE_S
 from tests.eventhub_endpoint import EventHubEndpoint, Fault
+from tests.helpers import ROOT, run_cli
 
 SEND_TIMEOUT = 1.0
 BOUND = SEND_TIMEOUT + CLOSE_GRACE_S  # what close() may take before giving up on the hub

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from sim.config.clock import WallClock  # noqa: E402
 from sim.web import backend  # noqa: E402
 from sim.web.app import create_app  # noqa: E402
-from tests.conftest import ROOT, TINY, run_cli  # noqa: E402
+from tests.helpers import ROOT, TINY, run_cli  # noqa: E402
 
 NOW = datetime(2024, 3, 6, 10, 0, tzinfo=UTC)  # the day after the tiny calendar
 SECRET = "SeCrEtKeyValue0123456789abcdef="

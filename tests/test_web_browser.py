@@ -25,7 +25,7 @@ import orjson
 import pytest
 import yaml
 
-from tests.conftest import ROOT, TINY, run_cli
+from tests.helpers import ROOT, TINY, run_cli
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytest.importorskip("playwright")

@@ -20,9 +20,9 @@ from sim.sinks.deadletter import DeadLetterStore
 from sim.sinks.eventhub import EventHubSink
 from sim.sinks.factory import make_sink
 from sim.sinks.transport import client_options
+from tests.e2e.test_sinks_eventhub import fast_settings, make_events, run_sink
 from tests.eventhub_endpoint import EventHubEndpoint
 from tests.eventhub_ws_front import WebSocketFront
-from tests.test_sinks_eventhub import fast_settings, make_events, run_sink
 
 
 def test_sdk_delivers_through_the_websocket_front(tmp_path: Path) -> None:

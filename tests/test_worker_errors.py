@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, TINY, generate, write_yaml
+
+from tests.helpers import ROOT, TINY, generate, write_yaml
 
 FIRST, SECOND = "2024-03-04", "2024-03-05"
 

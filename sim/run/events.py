@@ -252,13 +252,13 @@ def build_events(seed: int, table_name: str, rows: pa.Table) -> EventBatch:
     trace = rows["TraceId"].combine_chunks()
     payload = payload_json(rows.drop_columns(["TraceId"]))
     batch = _envelopes(seed, ms, keys, types, trace, payload)
-    if table_name == "receipt_lines":  # a promoted line is also a promotion_applied event
-        promo = np.flatnonzero(rows["PromoCode"].combine_chunks().is_valid().to_numpy(False))
-        if len(promo):
-            idx = pa.array(promo, pa.int64())
-            name = pa.array(np.full(len(promo), "promotion_applied", dtype=object), pa.string())
+    for event_type, column in table.also_events:  # e.g. a promoted line: promotion_applied
+        extra = np.flatnonzero(rows[column].combine_chunks().is_valid().to_numpy(False))
+        if len(extra):
+            idx = pa.array(extra, pa.int64())
+            name = pa.array(np.full(len(extra), event_type, dtype=object), pa.string())
             more = _envelopes(
-                seed, ms[promo], keys.take(idx), name, trace.take(idx), payload.take(idx)
+                seed, ms[extra], keys.take(idx), name, trace.take(idx), payload.take(idx)
             )
             batch = EventBatch.concat([batch, more])
     return batch
