@@ -212,6 +212,7 @@ class RealtimeRun:
         self.feeder, self.outbox, self.released_ms = feeder, outbox, resume
         start_sim = resume / 1000
         end_sim = start_sim + self.duration if self.duration else float("inf")
+        end_ms = int(end_sim * 1000) if self.duration else None  # whole ms, as released_ms
         saved = resume != now_ms
         feeder.allow(start_sim + LOOKAHEAD + SLICE)
         feeder.start()
@@ -269,7 +270,7 @@ class RealtimeRun:
                 if time.monotonic() - last_save > SAVE_EVERY:
                     last_save = time.monotonic()
                     await self._save_acknowledged(sink, clock, start_sim)
-                if self.released_ms >= end_sim * 1000:
+                if end_ms is not None and self.released_ms >= end_ms:
                     break
                 await self._tick(live, view, sink)
         finally:
