@@ -21,8 +21,9 @@ sys.path.insert(0, str(ROOT))
 
 from sim.config.clock import WallClock  # noqa: E402
 from sim.config.scenario import load_scenario, resolve_period  # noqa: E402
-from sim.master.build import build_master, write_master  # noqa: E402
+from sim.master.build import build_master  # noqa: E402
 from sim.master.dictionaries import load_dictionaries  # noqa: E402
+from sim.master.write import write_master  # noqa: E402
 
 
 def main() -> int:

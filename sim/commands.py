@@ -247,7 +247,8 @@ def report(args: argparse.Namespace) -> int:
     """Exit 0 whatever the scores (a report is not a gate; --json gives CI the statuses)."""
     import orjson
 
-    from sim.report.report import as_json, build, write_html
+    from sim.report.html import write_html
+    from sim.report.report import as_json, build
 
     for folder in (args.output, args.against):
         if folder is not None and not (folder / "facts").is_dir():

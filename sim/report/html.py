@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from html import escape
+from pathlib import Path
 
 import numpy as np
 
@@ -148,3 +149,11 @@ def render(r: Report) -> str:
         + "".join(body)
         + "</body></html>\n"
     )
+
+
+def write_html(r: Report, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(render(r), encoding="utf-8")
+    tmp.replace(path)
+    return path

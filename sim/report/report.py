@@ -1,7 +1,7 @@
 """``python -m sim report OUTPUT``: every target scored, the distributions, the plots.
 
 :func:`build` measures an output (and a baseline with ``--against``); :func:`as_json`
-gives the scores as data; :func:`write_html` writes one self-contained HTML page.
+gives the scores as data; :func:`sim.report.html.write_html` writes one self-contained HTML page.
 """
 
 from __future__ import annotations
@@ -94,13 +94,3 @@ def as_json(r: Report) -> dict:
             t["delta"] = t["value"] - b.measured.value if both else None
         data["effects"] = [{"title": e.title, **e.figures} for e in r.effects]
     return data
-
-
-def write_html(r: Report, path: Path) -> Path:
-    from sim.report.html import render
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(render(r), encoding="utf-8")
-    tmp.replace(path)
-    return path

@@ -21,8 +21,9 @@ from sim.contract.columns import to_arrow
 from sim.contract.schema import TABLES
 from sim.contract.writer import read_table, write_table
 from sim.errors import InputError, RunError
-from sim.master.build import STAGING, build_master, write_master
+from sim.master.build import build_master
 from sim.master.dictionaries import load_dictionaries
+from sim.master.write import STAGING, write_master
 from sim.run.files import FileRecorder
 from sim.run.lake import clear_staging, commit_days
 from sim.run.output import (

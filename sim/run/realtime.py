@@ -26,14 +26,12 @@ import gc
 import json
 import os
 import signal
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
 
 import numpy as np
 from rich.console import Console
@@ -52,6 +50,7 @@ from sim.run.output import GenerationState
 from sim.run.pacing import Clock, Lag
 from sim.run.screen import hm, span, status, view_of
 from sim.run.shard import starting_state
+from sim.run.threads import T, in_thread
 from sim.sinks import RealtimeSettings, Sink, make_sink
 from sim.sinks.metrics_view import MetricsView
 from sim.world.day import Shard, ShardDay
@@ -289,22 +288,7 @@ class RealtimeRun:
 
     async def _in_thread(self, fn: Callable[[], T]) -> T | None:
         """``fn()`` in a daemon thread; None if the session is stopped first."""
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[T] = loop.create_future()
-
-        def work() -> None:
-            try:
-                value = fn()
-            except BaseException as exc:  # handed to the loop
-                loop.call_soon_threadsafe(_settle, fut, None, exc)
-            else:
-                loop.call_soon_threadsafe(_settle, fut, value, None)
-
-        threading.Thread(target=work, name="prepare", daemon=True).start()
-        stopping: asyncio.Future[Any] = asyncio.ensure_future(self.control.stopping.wait())
-        await asyncio.wait([fut, stopping], return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        return fut.result() if fut.done() else None
+        return await in_thread(fn, self.control.stopping)
 
     def _sim_now(self, clock: Clock) -> float:
         return self.released_ms / 1000 if self.control.paused else clock.sim_now()
@@ -372,16 +356,6 @@ class RealtimeRun:
 
 
 _START = [time.time()]
-T = TypeVar("T")
-
-
-def _settle(fut: asyncio.Future, value: object, exc: BaseException | None) -> None:
-    if fut.done():
-        return
-    if exc is not None:
-        fut.set_exception(exc)
-    else:
-        fut.set_result(value)
 
 
 def run_realtime(

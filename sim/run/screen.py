@@ -9,19 +9,42 @@ wall seconds between when an event was due and when it was handed to the sink).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from rich.console import Group
 from rich.text import Text
 
+from sim.config.clock import WallClock
+from sim.run.control import Control
+from sim.run.feeder import Feeder
+from sim.run.outbox import Outbox
+from sim.run.pacing import Lag
 from sim.sinks import Sink
 from sim.sinks.metrics_view import MetricsView
 
-if TYPE_CHECKING:
-    from sim.run.realtime import RealtimeRun
+
+class _Counts(Protocol):
+    @property
+    def released(self) -> int: ...
 
 
-def status(run: RealtimeRun) -> dict[str, Any]:
+class Session(Protocol):
+    """What the screen reads of a running session (:class:`sim.run.realtime.RealtimeRun`)."""
+
+    lag: Lag
+    released_ms: int
+    phase: str
+    control: Control
+    wall: WallClock
+
+    @property
+    def report(self) -> _Counts: ...
+
+    outbox: Outbox | None
+    feeder: Feeder | None
+
+
+def status(run: Session) -> dict[str, Any]:
     """Position, speed, lag and counters of a session."""
     p50, p99 = run.lag.quantiles()
     sim = run.released_ms / 1000
@@ -39,7 +62,7 @@ def status(run: RealtimeRun) -> dict[str, Any]:
     }
 
 
-def view_of(run: RealtimeRun, view: MetricsView, sink: Sink) -> Group:
+def view_of(run: Session, view: MetricsView, sink: Sink) -> Group:
     st = status(run)
     ahead = st["ahead_of_wall_s"]
     rel = (

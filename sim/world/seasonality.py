@@ -11,7 +11,7 @@ from datetime import date
 import numpy as np
 
 from sim.config.calendar import HOLIDAYS
-from sim.config.scenario import DOW, Demand
+from sim.config.demand import DOW, Demand
 
 
 def _normalised(values: list[float]) -> np.ndarray:

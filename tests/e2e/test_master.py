@@ -22,8 +22,9 @@ from sim.config.scenario import Scenario, load_scenario
 from sim.contract.schema import MASTER, TABLES
 from sim.errors import InputError
 from sim.master import build as master_module
-from sim.master.build import build_master, check_volumes, write_master
+from sim.master.build import build_master, check_volumes
 from sim.master.dictionaries import load_dictionaries
+from sim.master.write import write_master
 from tests.helpers import ROOT, cents
 
 FIRST_DAY = date(2024, 3, 4)

@@ -17,7 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from sim.config.scenario import DOW, Demand, Scenario, load_scenario
+from sim.config.demand import DOW, Demand
+from sim.config.scenario import Scenario, load_scenario
 from sim.report.metrics import read_master, sales_by_channel
 from sim.world.model import Catalog, load_master
 from sim.world.seasonality import day_factor, hour_profile
