@@ -105,17 +105,20 @@ def test_cloudevents_through_the_sdk_keep_routing_properties(tmp_path: Path) -> 
 
 def test_make_sink_applies_the_envelope(tmp_path: Path) -> None:
     async def write(envelope_kind: str) -> list[dict]:
-        settings = RealtimeSettings(sink="jsonl", envelope=envelope_kind, event_types=["a"])
+        settings = RealtimeSettings(
+            sink="jsonl", envelope=envelope_kind, event_types=["receipt_created"]
+        )
         sink = make_sink(settings, tmp_path / envelope_kind, None)
         await sink.start()
-        await sink.send([native(i, ("a", "b")[i % 2]) for i in range(10)])
+        kinds = ("receipt_created", "ad_impression")
+        await sink.send([native(i, kinds[i % 2]) for i in range(10)])
         await sink.close()
         path = settings.jsonl_file(tmp_path / envelope_kind)
         return [orjson.loads(line) for line in path.read_bytes().splitlines()]
 
     ce = asyncio.run(write("cloudevents"))
-    assert [e["id"] for e in ce] == [f"trace-{i}:a" for i in range(0, 10, 2)]
-    assert all(e["specversion"] == "1.0" and e["type"] == "a" for e in ce)
+    assert [e["id"] for e in ce] == [f"trace-{i}:receipt_created" for i in range(0, 10, 2)]
+    assert all(e["specversion"] == "1.0" and e["type"] == "receipt_created" for e in ce)
     plain = asyncio.run(write("native"))
     assert [e["trace_id"] for e in plain] == [f"trace-{i}" for i in range(0, 10, 2)]
     assert "specversion" not in plain[0]

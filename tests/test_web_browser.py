@@ -182,7 +182,7 @@ def test_console_in_chromium(server: tuple[str, Path, subprocess.Popen], tmp_pat
     assert httpx.post(url + "/api/stream/start", json={"speed": 600}).status_code == 200
     time.sleep(2)
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(120) == -signal.SIGTERM  # after a clean shutdown uvicorn re-raises it
+    assert proc.wait(120) == 0  # a clean shutdown
     assert b"Finished server process" in (tmp_path / "server.log").read_bytes()
     state = orjson.loads((out / "realtime" / "state.json").read_bytes())
     assert state["released_at"] > d1["ends"][:19]

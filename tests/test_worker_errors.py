@@ -45,7 +45,8 @@ def test_a_corrupt_checkpoint_ends_the_run_with_one_line(
     assert res.returncode == 1, res.stderr
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
-    assert lines[0].startswith(f"run failed: shard 2, day {SECOND}: UnpicklingError: "), lines
+    assert lines[0].startswith(f"run failed: shard 2, day {SECOND}: "), lines
+    assert "Traceback" not in " ".join(lines)
     # the shard that did not fail still wrote its day; the folder still says one day
     assert (copy / "facts" / "receipts" / f"dt={SECOND}" / "part-001.csv").exists()
     assert f'"last_day": "{FIRST}"' in (copy / "generation_state.json").read_text()
