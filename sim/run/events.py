@@ -33,6 +33,9 @@ SOURCE = "retail-sim"
 TRUCK_EVENTS = {"IN_TRANSIT": "truck_departed", "ARRIVED": "truck_arrived"}
 
 
+ARRAY_FIELDS = ("key", "event_type", "trace_id", "event_id", "head", "tail")
+
+
 @dataclass(frozen=True)
 class EventBatch:
     """Events as columns: time (epoch ms), partition key, type, ids, and the envelope's
@@ -50,64 +53,27 @@ class EventBatch:
         return len(self.ms)
 
     @property
+    def arrays(self) -> tuple[pa.Array, ...]:
+        """The Arrow columns, in field order after ``ms``."""
+        return tuple(getattr(self, name) for name in ARRAY_FIELDS)
+
+    @property
     def nbytes(self) -> int:
-        return int(
-            self.ms.nbytes
-            + sum(
-                a.nbytes
-                for a in (
-                    self.key,
-                    self.event_type,
-                    self.trace_id,
-                    self.event_id,
-                    self.head,
-                    self.tail,
-                )
-            )
-        )
+        return int(self.ms.nbytes + sum(a.nbytes for a in self.arrays))
 
     def slice(self, lo: int, hi: int) -> EventBatch:
         """Events ``lo`` .. ``hi`` - 1 (zero-copy)."""
-        return EventBatch(
-            self.ms[lo:hi],
-            *(
-                a.slice(lo, hi - lo)
-                for a in (
-                    self.key,
-                    self.event_type,
-                    self.trace_id,
-                    self.event_id,
-                    self.head,
-                    self.tail,
-                )
-            ),
-        )
+        return EventBatch(self.ms[lo:hi], *(a.slice(lo, hi - lo) for a in self.arrays))
 
     def take(self, index: np.ndarray) -> EventBatch:
         idx = pa.array(index, pa.int64())
-        return EventBatch(
-            self.ms[index],
-            *(
-                a.take(idx)
-                for a in (
-                    self.key,
-                    self.event_type,
-                    self.trace_id,
-                    self.event_id,
-                    self.head,
-                    self.tail,
-                )
-            ),
-        )
+        return EventBatch(self.ms[index], *(a.take(idx) for a in self.arrays))
 
     @staticmethod
     def concat(batches: list[EventBatch]) -> EventBatch:
-        def cat(name: str) -> pa.Array:
-            return pa.concat_arrays([getattr(b, name) for b in batches])
-
         return EventBatch(
             np.concatenate([b.ms for b in batches]),
-            *(cat(n) for n in ("key", "event_type", "trace_id", "event_id", "head", "tail")),
+            *(pa.concat_arrays([getattr(b, n) for b in batches]) for n in ARRAY_FIELDS),
         )
 
 
