@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
 
 import numpy as np
 
 from sim.config.scenario import Scenario
 from sim.contract.rng import Stream, stream
+from sim.contract.vocab import TENDERS
 from sim.world.model import Catalog
-
-Tender = Literal["CREDIT", "DEBIT", "CASH", "MOBILE"]  # the keys of shopping.tender_mix
-TENDERS: tuple[Tender, ...] = ("CREDIT", "DEBIT", "CASH", "MOBILE")
 
 
 @dataclass(frozen=True)
