@@ -41,7 +41,7 @@ class StreamRecorder(FileRecorder):
     """Writes the day's facts like fast-forward and turns rows after the resume point
     into event batches."""
 
-    flush_every = 60.0
+    flush_every = 900.0  # as often as rebuilding: rows wait for LOOKAHEAD anyway
 
     def __init__(
         self, seed: int, shard: int, t0_ms: int, root: Path, fmt: str, outbox: Outbox
