@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
+import pyarrow as pa
 from rich.console import Console
 from rich.live import Live
 
@@ -41,15 +41,18 @@ from sim.config.calendar import business_date, day_start
 from sim.config.clock import WallClock
 from sim.config.scenario import Period, Scenario
 from sim.errors import InputError
+from sim.run.channel import ControlChannel
 from sim.run.control import Control
-from sim.run.events import out_events
 from sim.run.feeder import SLICE, Feeder, StreamRecorder
 from sim.run.history import record_generated, run_history
 from sim.run.outbox import Outbox
 from sim.run.output import GenerationState
+from sim.run.overlay import with_overlay
 from sim.run.pacing import Clock, Lag
+from sim.run.release import Releaser
 from sim.run.screen import hm, span, status, view_of
 from sim.run.shard import starting_state
+from sim.run.steer import Steering
 from sim.run.threads import T, in_thread
 from sim.sinks import RealtimeSettings, Sink, make_sink
 from sim.sinks.metrics_view import MetricsView
@@ -94,9 +97,12 @@ class RealtimeRun:
         self.duration, self.console, self.quiet = duration, console, quiet
         self.wall = wall
         self.control = Control(settings.pace)
-        self.control.status_of = lambda: status(self)
+        self.control.status_of = lambda: {**status(self), **self.releaser.status()}
         self.report = Report()
         self.lag = Lag()
+        self.releaser = Releaser(settings, sc.seed, root, wall, self.lag)
+        self.control.releaser = self.releaser
+        self.steering: Steering | None = None
         self.phase = "starting"
         self.released_ms = 0
         self.clock: Clock | None = None
@@ -151,24 +157,19 @@ class RealtimeRun:
                 return int(saved["released_ms"])
         return now_ms
 
-    def _shards(self, first: date) -> list[Shard]:
-        """Every shard's context, from master data read once."""
+    def _shards(self, first: date) -> tuple[list[Shard], dict[str, pa.Table]]:
+        """Every shard's context (the folder's live disruptions included), from master
+        data read once; and the master data."""
         master = load_master(self.root, self.sc.output.format)
         catalog = Catalog.from_master(master)
         t0 = day_start(first).timestamp()
+        world = with_overlay(self.sc, self.root)
         out = []
         for s in range(1, self.sc.volume.dcs + 1):
             m = ShardMaster.from_master(self.sc, master, s)
-            out.append(
-                Shard(
-                    self.sc,
-                    m,
-                    catalog,
-                    Disruptions.build(self.sc, master, s, t0, m.store_ids),
-                    first,
-                )
-            )
-        return out
+            disruptions = Disruptions.build(world, master, s, t0, m.store_ids)
+            out.append(Shard(self.sc, m, catalog, disruptions, first))
+        return out, master
 
     def _prepare(self) -> tuple[Feeder, Outbox, int, int]:
         """Catch up whole days, then set up today's world from its checkpoint."""
@@ -180,7 +181,7 @@ class RealtimeRun:
         resume = max(self._resume_point(today, now_ms), int(day_start(today).timestamp() * 1000))
         outbox = Outbox(resume)
         t0 = day_start(first).timestamp()
-        shards = self._shards(first)
+        shards, master = self._shards(first)
         recs = [
             StreamRecorder(
                 self.sc.seed, c.m.shard, int(t0 * 1000), self.root, self.sc.output.format, outbox
@@ -192,6 +193,8 @@ class RealtimeRun:
             for c, r in zip(shards, recs, strict=True)
         ]
         feeder = Feeder(shards, recs, days, t0, self.root, self._day_closed)
+        self.steering = Steering(self.sc, self.root, master, shards, feeder, t0, self.wall)
+        self.steering.position = lambda: max(self.released_ms, resume) / 1000
         return feeder, outbox, resume, now_ms
 
     def _day_closed(self, day: date, rows: dict[str, int]) -> None:
@@ -209,6 +212,7 @@ class RealtimeRun:
         feeder, outbox, resume, now_ms = prepared
         gc.freeze()  # master data and today's plans: no collection walks them again
         self.feeder, self.outbox, self.released_ms = feeder, outbox, resume
+        self.control.steering = self.steering
         start_sim = resume / 1000
         end_sim = start_sim + self.duration if self.duration else float("inf")
         end_ms = int(end_sim * 1000) if self.duration else None  # whole ms, as released_ms
@@ -264,6 +268,7 @@ class RealtimeRun:
                 target = min(self._sim_now(clock), safe, end_sim)
                 if target * 1000 > self.released_ms:
                     await self._release(sink, outbox, clock, int(target * 1000))
+                await self.releaser.pump(sink)
                 margin = max(SLICE, (clock.speed or 0) * 2.0)
                 feeder.allow(self.released_ms / 1000 + LOOKAHEAD + margin)
                 if time.monotonic() - last_save > SAVE_EVERY:
@@ -276,6 +281,7 @@ class RealtimeRun:
             t_stop = time.monotonic()
             feeder.stop()
             report.paced_seconds = (t_stop - paced_from) if paced_from else 0.0
+            await self.releaser.drain(sink)
             await sink.close()
             if not feeder.alive:
                 for r in feeder.recs:
@@ -299,26 +305,20 @@ class RealtimeRun:
         await asyncio.sleep(TICK)
 
     async def _release(self, sink: Sink, outbox: Outbox, clock: Clock, upto_ms: int) -> None:
-        batch = outbox.due(upto_ms)
-        if batch is not None and len(batch):
-            ingest = self.wall.now()
-            if self.report.first_event_s is None:
-                self.report.first_event_s = time.time() - _START[0]
-            due = clock.wall_of(batch.ms / 1000)
-            self.lag.add(np.maximum(ingest.timestamp() - np.asarray(due), 0.0))
-            for lo in range(0, len(batch), 20_000):  # keep each step of the loop short
-                part = batch.take(np.arange(lo, min(lo + 20_000, len(batch))))
-                await sink.send(out_events(part, ingest))
-            self.report.released += len(batch)
-        self.released_ms = upto_ms
-        self._acks.append((upto_ms, self.report.released))
+        """Hand what is due over (:mod:`sim.run.release`: filter, rate cap, faults)."""
+        pos = await self.releaser.release(sink, outbox, clock, upto_ms)
+        if self.report.first_event_s is None and self.releaser.released:
+            self.report.first_event_s = time.time() - _START[0]
+        self.report.released = self.releaser.released
+        self.released_ms = pos
+        self._acks.append((pos, self.report.released))
 
     async def _save_acknowledged(self, sink: Sink, clock: Clock, start: float) -> None:
         """Save the last position whose events the sink has acknowledged (a crash then
         re-sends at most what came after it)."""
         if sink.metrics.buffered == 0:
             await sink.flush()  # line sinks: out of the process's buffer
-        acked = self.report.released - sink.metrics.buffered
+        acked = self.report.released - sink.metrics.buffered - self.releaser.held
         pos = None
         while self._acks and self._acks[0][1] <= acked:
             pos = self._acks.popleft()[0]
@@ -372,7 +372,7 @@ def run_realtime(
     _START[0] = time.time()
     run = RealtimeRun(sc, root, settings, duration, console, quiet, wall)
     run.history()
-    sink = make_sink(settings, root, connection_string)
+    sink = make_sink(settings.model_copy(update={"event_types": None}), root, connection_string)
 
     def on_signal() -> None:  # the first stops within the sink's bound, a second at once
         sink.stop(now=run.control.stopping.is_set())
@@ -383,12 +383,16 @@ def run_realtime(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_signal)
         await sink.start()
-        return await run.run(sink)
+        channel = await ControlChannel(root, run.control).open()  # python -m sim control
+        try:
+            return await run.run(sink)
+        finally:
+            await channel.close()
 
     try:
         report = asyncio.run(main())
         report.delivered, report.dead_lettered = sink.metrics.delivered, sink.metrics.dead_lettered
-        report.filtered_out = getattr(sink, "filtered_out", 0)
+        report.filtered_out = run.releaser.filtered_out
         return report
     finally:
         gc.freeze()  # the interpreter's final collection of a big heap would delay exit
