@@ -96,12 +96,11 @@ class RealtimeRun:
         self.sc, self.root, self.settings = sc, root, settings
         self.duration, self.console, self.quiet = duration, console, quiet
         self.wall = wall
-        self.control = Control(settings.pace)
-        self.control.status_of = lambda: {**status(self), **self.releaser.status()}
         self.report = Report()
         self.lag = Lag()
         self.releaser = Releaser(settings, sc.seed, root, wall, self.lag)
-        self.control.releaser = self.releaser
+        self.control = Control(settings.pace, releaser=self.releaser)
+        self.control.status_of = lambda: {**status(self), **self.releaser.status()}
         self.steering: Steering | None = None
         self.phase = "starting"
         self.released_ms = 0

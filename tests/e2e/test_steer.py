@@ -154,6 +154,23 @@ def test_control_from_a_second_process(
         assert [x["id"] for x in active] == ["d1"] and active[0]["state"] == "scheduled"
         code, gone, _ = control(capsys, out, "cancel", "d1")
         assert code == 0 and gone["status"] in ("cancelled", "cancelled_before_start")
+        # a day-shaping kind waits for the first business day not yet set up
+        code, promo, _ = control(
+            capsys,
+            out,
+            "inject",
+            "promotion",
+            "--target",
+            "Dairy",
+            "--duration",
+            "1d",
+            "--param",
+            "discount=0.2",
+        )
+        assert code == 0 and promo["id"] == "d2" and promo["discount"] == 0.2
+        assert promo["start"] == "2024-03-07T10:00:00Z", promo
+        code, dropped, _ = control(capsys, out, "cancel", "d2")
+        assert code == 0 and dropped["status"] == "cancelled_before_start"
         code, _, error = control(capsys, out, "cancel", "d7")
         assert code == 2 and "no live disruption 'd7'" in error
         code, st, _ = control(capsys, out, "stop")
@@ -165,7 +182,8 @@ def test_control_from_a_second_process(
     stdout, stderr = proc.communicate()
     assert not (out / CHANNEL).exists(), "the channel file goes with the session"
     recorded = json.loads((out / OVERLAY).read_text())
-    assert [r["id"] for r in recorded] == ["d1"] and recorded[0]["status"] == gone["status"]
+    assert [r["id"] for r in recorded] == ["d1", "d2"]
+    assert [r["status"] for r in recorded] == [gone["status"], "cancelled_before_start"]
     captured = capsys.readouterr()
     for text in (stdout.decode(), stderr.decode(), sub.stdout.decode(), captured.out, captured.err):
         assert info["token"] not in text, "the token is never printed"
