@@ -33,11 +33,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import pyarrow as pa
 from rich.console import Console
 from rich.live import Live
 
-from sim.config.calendar import business_date, day_start
+from sim.config.calendar import business_date, day_start, sim_origin
 from sim.config.clock import WallClock
 from sim.config.scenario import Period, Scenario
 from sim.errors import InputError
@@ -51,14 +50,12 @@ from sim.run.overlay import with_overlay
 from sim.run.pacing import Clock, Lag
 from sim.run.release import Releaser
 from sim.run.screen import hm, span, status, view_of
-from sim.run.shard import starting_state
+from sim.run.shard import ShardLoop
 from sim.run.steer import Steering
 from sim.run.threads import T, in_thread
 from sim.sinks import RealtimeSettings, Sink, make_sink
 from sim.sinks.metrics_view import MetricsView
-from sim.world.day import Shard, ShardDay
-from sim.world.disruptions import Disruptions
-from sim.world.model import Catalog, ShardMaster, load_master
+from sim.world.model import load_master
 
 LOOKAHEAD = 3 * 3600.0  # sim seconds the world runs ahead of what is released
 TICK = 0.05  # wall seconds between releases
@@ -156,20 +153,6 @@ class RealtimeRun:
                 return int(saved["released_ms"])
         return now_ms
 
-    def _shards(self, first: date) -> tuple[list[Shard], dict[str, pa.Table]]:
-        """Every shard's context (the folder's live disruptions included), from master
-        data read once; and the master data."""
-        master = load_master(self.root, self.sc.output.format)
-        catalog = Catalog.from_master(master)
-        t0 = day_start(first).timestamp()
-        world = with_overlay(self.sc, self.root)
-        out = []
-        for s in range(1, self.sc.volume.dcs + 1):
-            m = ShardMaster.from_master(self.sc, master, s)
-            disruptions = Disruptions.build(world, master, s, t0, m.store_ids)
-            out.append(Shard(self.sc, m, catalog, disruptions, first))
-        return out, master
-
     def _prepare(self) -> tuple[Feeder, Outbox, int, int]:
         """Catch up whole days, then set up today's world from its checkpoint."""
         now = self.wall.now()
@@ -179,19 +162,16 @@ class RealtimeRun:
         now_ms = int(now.timestamp() * 1000)
         resume = max(self._resume_point(today, now_ms), int(day_start(today).timestamp() * 1000))
         outbox = Outbox(resume)
-        t0 = day_start(first).timestamp()
-        shards, master = self._shards(first)
-        recs = [
-            StreamRecorder(
-                self.sc.seed, c.m.shard, int(t0 * 1000), self.root, self.sc.output.format, outbox
-            )
-            for c in shards
-        ]
-        days = [
-            ShardDay(c, starting_state(self.root, c, today), today, r)
-            for c, r in zip(shards, recs, strict=True)
-        ]
-        feeder = Feeder(shards, recs, days, t0, self.root, self._day_closed)
+        t0, fmt = sim_origin(first), self.sc.output.format
+        master = load_master(self.root, fmt)
+        world = with_overlay(self.sc, self.root)  # the folder's live disruptions too
+        loops = []
+        for s in range(1, self.sc.volume.dcs + 1):
+            rec = StreamRecorder(self.sc.seed, s, int(t0 * 1000), self.root, fmt, outbox)
+            loops.append(ShardLoop(world, self.root, s, first, rec, master))
+            loops[-1].begin(today)
+        feeder = Feeder(loops, t0, self._day_closed)
+        shards = [lp.shard for lp in loops]
         self.steering = Steering(self.sc, self.root, master, shards, feeder, t0, self.wall)
         self.steering.position = lambda: max(self.released_ms, resume) / 1000
         return feeder, outbox, resume, now_ms
