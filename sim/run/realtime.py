@@ -301,6 +301,9 @@ class RealtimeRun:
         pos = None
         while self._acks and self._acks[0][1] <= acked:
             pos = self._acks.popleft()[0]
+        held = self.releaser.unsent_before()  # a faulted-late event not yet sent once
+        if pos is not None and held is not None:
+            pos = min(pos, held - 1)
         if pos is not None and self.feeder is not None:
             self._save(self.feeder.day, pos, clock, start, clean=False)
 

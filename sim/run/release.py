@@ -57,6 +57,9 @@ class Releaser:
         self.released = 0  # taken from the outbox (filtered ones included)
         self.filtered_out = 0
         self.capped_ticks = 0  # ticks at which the cap held events back
+        # message id -> time (ms) of the events the fault stage holds before their first
+        # send (late, out of order): the saved position stays before the oldest of them
+        self._unsent: dict[str, int] = {}
 
     # -- live changes (the control interface) -------------------------------------------
     def set_rate(self, rate: float | None, burst: int | None = None) -> None:
@@ -76,6 +79,10 @@ class Releaser:
     def held(self) -> int:
         """Events sent later by the fault stage (late, out-of-order, second copies)."""
         return self.faults.held
+
+    def unsent_before(self) -> int | None:
+        """The time (ms) of the oldest released event not yet sent once (None: none)."""
+        return min(self._unsent.values(), default=None)
 
     def status(self) -> dict[str, Any]:
         return {
@@ -116,19 +123,35 @@ class Releaser:
             self.lag.add(np.maximum(ingest.timestamp() - np.asarray(due), 0.0))
             for lo in range(0, len(batch), CHUNK):
                 part = batch.slice(lo, min(lo + CHUNK, len(batch)))
-                await self._send(sink, self.faults.apply(out_events(part, ingest)))
+                events = out_events(part, ingest)
+                out = self.faults.apply(events)
+                if self.faults.settings.enabled:
+                    self._track(events, part.ms, out)
+                await self._send(sink, out)
         return pos
 
     async def pump(self, sink: Sink) -> None:
         """Send the events the fault stage holds whose time has come."""
         if self.faults.settings.enabled and self.faults.held:
-            await self._send(sink, self.faults.apply(()))
+            out = self.faults.apply(())
+            self._track([], np.empty(0, np.int64), out)
+            await self._send(sink, out)
 
     async def drain(self, sink: Sink) -> None:
         """At stop: everything the fault stage still holds, then close its ledger."""
         if self.faults.settings.enabled:
             await self._send(sink, self.faults.drain())
+            self._unsent.clear()
             self.faults.close()
+
+    def _track(self, new: list[OutEvent], ms: np.ndarray, out: list[OutEvent]) -> None:
+        """Which events went out for the first time, and which new ones were held."""
+        gone = {e.message_id for e in out}
+        for e in out:
+            self._unsent.pop(e.message_id, None)
+        for e, t in zip(new, ms.tolist(), strict=True):
+            if e.message_id not in gone:
+                self._unsent[e.message_id] = int(t)
 
     async def _send(self, sink: Sink, events: list[OutEvent]) -> None:
         if events:

@@ -190,5 +190,44 @@ def test_faults_at_their_shares_and_the_ledger_complete(history: Path, tmp_path:
             behind += 1
         newest = max(newest, e["ingest_timestamp"])
     assert late and behind >= 0.8 * len(late), (behind, len(late))
+    assert run.releaser.unsent_before() is None, "at stop every held event went out"
     # faults touch the stream only: the state counts released events, not sent copies
     assert orjson.loads((out / "realtime" / "state.json").read_bytes())["events_released"] == n
+
+
+def test_the_saved_position_stays_before_an_event_the_fault_stage_holds(
+    history: Path, tmp_path: Path
+) -> None:
+    """A third of the events held back as late: while the stream runs, the position saved
+    every second (what a crash would continue from) stays before the first of them."""
+    late = "  faults:\n    late: {share: 0.3, delay: {distribution: fixed, mean_s: 500}}\n"
+    path, out = copy(history, tmp_path, late)
+    wall = WallClock.from_env()
+    sc = load_scenario(path, now=wall.now())
+    settings = sc.realtime.model_copy(update={"speed": "600"})
+    run = RealtimeRun(sc, out, settings, None, Console(file=io.StringIO()), True, wall)
+    seen: list[tuple[int, int]] = []  # (saved position, released position) while running
+
+    async def main() -> None:
+        sink = make_sink(settings, out, None)
+        await sink.start()
+
+        async def watch() -> None:
+            while run.report.released < 50:
+                await asyncio.sleep(0.05)
+            for _ in range(30):
+                await asyncio.sleep(0.1)
+                state = out / "realtime" / "state.json"
+                if state.exists():
+                    seen.append((orjson.loads(state.read_bytes())["released_ms"], run.released_ms))
+            run.control.stop()
+
+        task = asyncio.create_task(watch())
+        await run.run(sink)
+        task.cancel()
+
+    asyncio.run(main())
+    anchor_ms = orjson.loads((out / "realtime" / "state.json").read_bytes())["anchor_sim"] * 1000
+    assert seen and seen[-1][1] > anchor_ms + 20 * 60_000, "the stream moved on"
+    assert all(saved < anchor_ms + 5 * 60_000 for saved, _ in seen), seen[-3:]
+    assert len(lines(out)) == run.report.released, "drained at stop: every event went out"
