@@ -132,6 +132,21 @@ def test_control_from_a_second_process(
         assert request(out, "status", {})["simulated"] > held, "resumed: it moves on"
         code, st, _ = control(capsys, out, "speed", "1200")
         assert code == 0 and st["speed"] == 1200
+        # the event-type filter and the rate cap, live
+        code, st, _ = control(capsys, out, "types", "receipt_created")
+        assert code == 0 and st["event_types"] == ["receipt_created"]
+        time.sleep(1.5)
+        assert request(out, "status", {})["filtered_out"] > 0
+        code, st, _ = control(capsys, out, "types", "all")
+        assert code == 0 and st["event_types"] is None
+        code, _, error = control(capsys, out, "types", "no_such_event")
+        assert code == 2 and "unknown 'no_such_event'" in error
+        code, st, _ = control(capsys, out, "rate", "20")
+        assert code == 0 and st["rate_cap"] == 20
+        time.sleep(1.5)
+        assert request(out, "status", {})["capped"] is True, "1200x makes more than 20/s"
+        code, st, _ = control(capsys, out, "rate", "none")
+        assert code == 0 and st["rate_cap"] is None
         # a bad target: the scenario file's message, exit 2, nothing recorded
         code, _, error = control(
             capsys, out, "inject", "dc_outage", "--target", "9", "--duration", "2h"
