@@ -22,6 +22,7 @@ from rich.text import Text
 
 from sim.console import err
 from sim.errors import InputError, RunError
+from sim.remote import ACTIONS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -215,6 +216,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd("clear"))
 
     p = sub.add_parser(
+        "control",
+        help="steer a running real-time session (pause, speed, inject, cancel, rate, stop)",
+        description="Send one command to the real-time session running on OUTPUT (through "
+        "OUTPUT/realtime/control.json) and print its answer as JSON. See docs/realtime.md.",
+    )
+    p.add_argument("output", type=Path, help="output folder of the running session")
+    p.add_argument("action", choices=ACTIONS, help="what to do")
+    p.add_argument("value", nargs="?", help="speed X | inject KIND | cancel ID | rate N | types")
+    p.add_argument("--target", help="inject: the target (e.g. 2, or store=12, region=South)")
+    p.add_argument("--duration", help="inject: how long (6h, 90m, 3600s, 2d)")
+    p.add_argument("--start", help="inject: not before this ISO time (default: at once)")
+    p.add_argument("--param", action="append", metavar="K=V", help="inject: a parameter")
+    p.set_defaults(func=_control)
+
+    p = sub.add_parser(
         "serve",
         help="the web console and REST API (needs the web extra)",
         description="Serve the web console (pages and a REST API with OpenAPI at /docs) for "
@@ -252,6 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd("docs"))
     return parser
+
+
+def _control(args: argparse.Namespace) -> int:
+    from sim.remote import control
+
+    return control(args)
 
 
 def _cmd(name: str) -> Callable[[argparse.Namespace], int]:

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pyarrow as pa
@@ -73,6 +73,7 @@ class StreamRecorder(FileRecorder):
         ]
 
 
+T = TypeVar("T")
 DayClosed = Callable[[date, dict[str, int]], None]
 
 
@@ -90,6 +91,10 @@ class Feeder:
         self.outbox = self.recs[0].outbox
         self.frontier = t0 + self.days[0].start  # epoch seconds every shard has reached
         self.allowed = self.frontier
+        # The instant the thread has run, or is running, to (the first one not yet
+        # simulated), and what to apply before it runs further (:meth:`steer`).
+        self.committed = self.frontier
+        self._pending: list[Callable[[], None]] = []
         self.error: BaseException | None = None
         self.busy_s = 0.0
         self._stop = False
@@ -117,6 +122,15 @@ class Feeder:
                 self.allowed = upto
                 self._cond.notify_all()
 
+    def steer(self, decide: Callable[[float], tuple[Callable[[], None], T]]) -> T:
+        """Change the world from the first instant not yet simulated: ``decide(committed)``
+        runs under the lock and returns an action, run by the simulation thread before
+        its next slice (nothing past ``committed`` is simulated before it), and a result."""
+        with self._cond:
+            action, result = decide(self.committed)
+            self._pending.append(action)
+            return result
+
     def stop(self, timeout: float = 0.5) -> None:
         """Ask the thread to stop after its slice; wait up to ``timeout`` seconds."""
         with self._cond:
@@ -139,6 +153,10 @@ class Feeder:
                     if self._stop:
                         return
                     target = min(self.allowed, self.frontier + SLICE)
+                    for action in self._pending:  # live changes (sim.run.steer)
+                        action()
+                    self._pending.clear()
+                    self.committed = target
                 started = time.perf_counter()
                 fast = target < self.outbox.after_ms / 1000 - FAST_FLUSH
                 for r in self.recs:  # rows before the resume point are not streamed

@@ -34,6 +34,7 @@ from sim.run.output import (
     prune_checkpoints,
     settings,
 )
+from sim.run.overlay import with_overlay
 from sim.run.shard import ShardLoop
 from sim.run.workers import ParentQueue, pool_queue, stop_pool, worker_init
 from sim.world.disruptions import check_targets
@@ -162,8 +163,10 @@ def _one_line(e: BaseException) -> str:
 def run_history(
     sc: Scenario, plan: Plan, workers: int, progress: Progress | None = None
 ) -> Summary:
-    """Generate ``plan.days`` for every shard; update the generation state."""
+    """Generate ``plan.days`` for every shard; update the generation state. The folder's
+    live-disruption overlay (:mod:`sim.run.overlay`) applies on top of the scenario."""
     started = time.perf_counter()
+    sc = with_overlay(sc, plan.root)
     first = date.fromisoformat(plan.state.first_day)
     totals: dict[str, int] = {}
     workers = max(1, min(workers, len(plan.shards)))

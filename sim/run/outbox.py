@@ -52,6 +52,17 @@ class Outbox:
             self.peak_events = max(self.peak_events, self.events)
             self.peak_bytes = max(self.peak_bytes, self.nbytes)
 
+    def put_back(self, batch: EventBatch) -> None:
+        """Return the unreleased tail of a :meth:`due` batch (a rate cap took less): it
+        goes first, so ties in time keep their (time, arrival) order."""
+        if not len(batch):
+            return
+        size = batch.nbytes
+        with self._lock:
+            self._batches.insert(0, (batch, size))
+            self.events += len(batch)
+            self.nbytes += size
+
     def next_ms(self) -> int | None:
         """The time of the earliest waiting event."""
         with self._lock:

@@ -6,11 +6,10 @@ is dropped: when the world produces more than the cap, the backlog and the lag g
 and they shrink again when it produces less. The limiter reads time from an injected
 clock (wall seconds), so tests run a simulated 30 s without sleeping.
 
-In the real-time loop (one line each, see docs/realtime.md):
-
-    limiter = RateLimiter.from_settings(settings, clock=wall.time)
-    ...
-    events = limiter.release(events)          # each tick: offer what is due, take what may go
+Two ways to use it: hold items (`release()`: offer what is due, take what may go), or
+count only (`allowance()` / `spend()`): the real-time loop (:mod:`sim.run.release`)
+leaves what waits in its outbox, so the saved stream position and the events'
+`ingest_timestamp` stay exact, and takes at most `allowance()` events a tick.
 
 `set_rate()` changes the cap live (the control interface's "rate" command).
 """
@@ -76,6 +75,22 @@ class RateLimiter(Generic[T]):
             out = [held.popleft()[1] for _ in range(n)]
         self.released += len(out)
         return out
+
+    def allowance(self) -> int | None:
+        """Events that may go now (None: no cap), without holding them: the real-time
+        loop leaves what waits in its outbox and :meth:`spend` what it released."""
+        if self.rate is None:
+            return None
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + max(0.0, now - self._last) * self.rate)
+        self._last = now
+        return max(0, int(self._tokens))
+
+    def spend(self, n: int) -> None:
+        """Count ``n`` events released (after :meth:`allowance`; a debt is paid later)."""
+        if self.rate is not None:
+            self._tokens -= n
+        self.released += n
 
     def drain(self) -> list[T]:
         """Everything held, at once (at stop: the sink still flushes what was produced)."""

@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 from rich.console import Console
 from rich.live import Live
 
@@ -41,15 +40,18 @@ from sim.config.calendar import business_date, day_start, sim_origin
 from sim.config.clock import WallClock
 from sim.config.scenario import Period, Scenario
 from sim.errors import InputError
+from sim.run.channel import ControlChannel
 from sim.run.control import Control
-from sim.run.events import out_events
 from sim.run.feeder import SLICE, Feeder, StreamRecorder
 from sim.run.history import record_generated, run_history
 from sim.run.outbox import Outbox
 from sim.run.output import GenerationState
+from sim.run.overlay import with_overlay
 from sim.run.pacing import Clock, Lag
+from sim.run.release import Releaser
 from sim.run.screen import hm, span, status, view_of
 from sim.run.shard import ShardLoop
+from sim.run.steer import Steering
 from sim.run.threads import T, in_thread
 from sim.sinks import RealtimeSettings, Sink, make_sink
 from sim.sinks.metrics_view import MetricsView
@@ -91,10 +93,12 @@ class RealtimeRun:
         self.sc, self.root, self.settings = sc, root, settings
         self.duration, self.console, self.quiet = duration, console, quiet
         self.wall = wall
-        self.control = Control(settings.pace)
-        self.control.status_of = lambda: status(self)
         self.report = Report()
         self.lag = Lag()
+        self.releaser = Releaser(settings, sc.seed, root, wall, self.lag)
+        self.control = Control(settings.pace, releaser=self.releaser)
+        self.control.status_of = lambda: {**status(self), **self.releaser.status()}
+        self.steering: Steering | None = None
         self.phase = "starting"
         self.released_ms = 0
         self.clock: Clock | None = None
@@ -160,12 +164,17 @@ class RealtimeRun:
         outbox = Outbox(resume)
         t0, fmt = sim_origin(first), self.sc.output.format
         master = load_master(self.root, fmt)
+        world = with_overlay(self.sc, self.root)  # the folder's live disruptions too
         loops = []
         for s in range(1, self.sc.volume.dcs + 1):
             rec = StreamRecorder(self.sc.seed, s, int(t0 * 1000), self.root, fmt, outbox)
-            loops.append(ShardLoop(self.sc, self.root, s, first, rec, master))
+            loops.append(ShardLoop(world, self.root, s, first, rec, master))
             loops[-1].begin(today)
-        return Feeder(loops, t0, self._day_closed), outbox, resume, now_ms
+        feeder = Feeder(loops, t0, self._day_closed)
+        shards = [lp.shard for lp in loops]
+        self.steering = Steering(self.sc, self.root, master, shards, feeder, t0, self.wall)
+        self.steering.position = lambda: max(self.released_ms, resume) / 1000
+        return feeder, outbox, resume, now_ms
 
     def _day_closed(self, day: date, rows: dict[str, int]) -> None:
         record_generated(self.sc, self.root, self.history(), day, day, rows, mode="realtime")
@@ -182,6 +191,7 @@ class RealtimeRun:
         feeder, outbox, resume, now_ms = prepared
         gc.freeze()  # master data and today's plans: no collection walks them again
         self.feeder, self.outbox, self.released_ms = feeder, outbox, resume
+        self.control.steering = self.steering
         start_sim = resume / 1000
         end_sim = start_sim + self.duration if self.duration else float("inf")
         end_ms = int(end_sim * 1000) if self.duration else None  # whole ms, as released_ms
@@ -237,6 +247,7 @@ class RealtimeRun:
                 target = min(self._sim_now(clock), safe, end_sim)
                 if target * 1000 > self.released_ms:
                     await self._release(sink, outbox, clock, int(target * 1000))
+                await self.releaser.pump(sink)
                 margin = max(SLICE, (clock.speed or 0) * 2.0)
                 feeder.allow(self.released_ms / 1000 + LOOKAHEAD + margin)
                 if time.monotonic() - last_save > SAVE_EVERY:
@@ -249,6 +260,7 @@ class RealtimeRun:
             t_stop = time.monotonic()
             feeder.stop()
             report.paced_seconds = (t_stop - paced_from) if paced_from else 0.0
+            await self.releaser.drain(sink)
             await sink.close()
             if not feeder.alive:
                 for r in feeder.recs:
@@ -272,29 +284,26 @@ class RealtimeRun:
         await asyncio.sleep(TICK)
 
     async def _release(self, sink: Sink, outbox: Outbox, clock: Clock, upto_ms: int) -> None:
-        batch = outbox.due(upto_ms)
-        if batch is not None and len(batch):
-            ingest = self.wall.now()
-            if self.report.first_event_s is None:
-                self.report.first_event_s = time.time() - _START[0]
-            due = clock.wall_of(batch.ms / 1000)
-            self.lag.add(np.maximum(ingest.timestamp() - np.asarray(due), 0.0))
-            for lo in range(0, len(batch), 20_000):  # keep each step of the loop short
-                part = batch.take(np.arange(lo, min(lo + 20_000, len(batch))))
-                await sink.send(out_events(part, ingest))
-            self.report.released += len(batch)
-        self.released_ms = upto_ms
-        self._acks.append((upto_ms, self.report.released))
+        """Hand what is due over (:mod:`sim.run.release`: filter, rate cap, faults)."""
+        pos = await self.releaser.release(sink, outbox, clock, upto_ms)
+        if self.report.first_event_s is None and self.releaser.released:
+            self.report.first_event_s = time.time() - _START[0]
+        self.report.released = self.releaser.released
+        self.released_ms = pos
+        self._acks.append((pos, self.report.released))
 
     async def _save_acknowledged(self, sink: Sink, clock: Clock, start: float) -> None:
         """Save the last position whose events the sink has acknowledged (a crash then
         re-sends at most what came after it)."""
         if sink.metrics.buffered == 0:
             await sink.flush()  # line sinks: out of the process's buffer
-        acked = self.report.released - sink.metrics.buffered
+        acked = self.report.released - sink.metrics.buffered - self.releaser.held
         pos = None
         while self._acks and self._acks[0][1] <= acked:
             pos = self._acks.popleft()[0]
+        held = self.releaser.unsent_before()  # a faulted-late event not yet sent once
+        if pos is not None and held is not None:
+            pos = min(pos, held - 1)
         if pos is not None and self.feeder is not None:
             self._save(self.feeder.day, pos, clock, start, clean=False)
 
@@ -345,7 +354,7 @@ def run_realtime(
     _START[0] = time.time()
     run = RealtimeRun(sc, root, settings, duration, console, quiet, wall)
     run.history()
-    sink = make_sink(settings, root, connection_string)
+    sink = make_sink(settings.model_copy(update={"event_types": None}), root, connection_string)
 
     def on_signal() -> None:  # the first stops within the sink's bound, a second at once
         sink.stop(now=run.control.stopping.is_set())
@@ -356,12 +365,16 @@ def run_realtime(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_signal)
         await sink.start()
-        return await run.run(sink)
+        channel = await ControlChannel(root, run.control).open()  # python -m sim control
+        try:
+            return await run.run(sink)
+        finally:
+            await channel.close()
 
     try:
         report = asyncio.run(main())
         report.delivered, report.dead_lettered = sink.metrics.delivered, sink.metrics.dead_lettered
-        report.filtered_out = getattr(sink, "filtered_out", 0)
+        report.filtered_out = run.releaser.filtered_out
         return report
     finally:
         gc.freeze()  # the interpreter's final collection of a big heap would delay exit

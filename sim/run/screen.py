@@ -2,8 +2,9 @@
 
 The status is a plain mapping (the control interface and the web console return it);
 the panel shows the phase (rebuilding today, catching up to the wall clock, streaming),
-simulated time against the wall clock, the outbox and the release lag (p50/p99 of the
-wall seconds between when an event was due and when it was handed to the sink).
+simulated time against the wall clock, the outbox, the release lag (p50/p99 of the
+wall seconds between when an event was due and when it was handed to the sink), the
+rate cap (and whether it is holding events back) and the fault counts.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def status(run: Session) -> dict[str, Any]:
 
 
 def view_of(run: Session, view: MetricsView, sink: Sink) -> Group:
-    st = status(run)
+    st = run.control.status()
     ahead = st["ahead_of_wall_s"]
     rel = (
         ""
@@ -78,6 +79,11 @@ def view_of(run: Session, view: MetricsView, sink: Sink) -> Group:
         ),
         Text(f"release lag p50 {st['lag_p50_s']:.3f} s  p99 {st['lag_p99_s']:.3f} s"),
     ]
+    if st.get("rate_cap"):
+        held = "  holding events back: the lag grows" if st.get("capped") else ""
+        lines.append(Text(f"rate cap {st['rate_cap']:g} events/s{held}"))
+    if st.get("faults"):
+        lines.append(Text("faults " + ", ".join(f"{k} {v:,}" for k, v in st["faults"].items())))
     return Group(*lines, view.render(sink.metrics, float(st["lag_p99_s"])))
 
 

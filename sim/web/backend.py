@@ -2,10 +2,12 @@
 sim.validate and sim.report (and sim.master), so the engine can change under it.
 
 Everything here is synchronous and blocking; :mod:`sim.web.jobs` and :mod:`sim.web.live`
-run it in threads. Live control (pause, speed, inject, cancel) is done with today's
-engine by stopping the real-time session (its position is saved) and starting it again
-with new settings or a disruption overlay: the day is rebuilt from its checkpoint with
-the overlay, so the stream and the day's files describe one world.
+run it in threads. Live control (pause, speed, inject, cancel) is done by stopping the
+real-time session (its position is saved) and starting it again with new settings or
+with a disruption added to the engine's overlay (``OUTPUT/realtime/disruptions.json``,
+:mod:`sim.run.overlay`, the same file ``python -m sim control ... inject`` records to):
+every run applies the overlay, so the day is rebuilt from its checkpoint with it and the
+stream and the day's files describe one world. The rate cap is the engine's.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +46,6 @@ if TYPE_CHECKING:
 
 GENERATED = ("master", "facts", "closing", "state", "dead_letter", "realtime")
 STATE_FILE = "generation_state.json"
-OVERLAY = Path("realtime") / "web_disruptions.json"
 DISRUPTION = TypeAdapter(Disruption)
 
 
@@ -204,16 +205,21 @@ def event_types() -> list[str]:
 
 # -- real time ---------------------------------------------------------------------------
 def load_overlay(root: Path) -> list[dict[str, Any]]:
-    path = root / OVERLAY
-    return json.loads(path.read_text()) if path.exists() else []
+    """The live disruptions recorded for ``root`` (entries that never applied left out)."""
+    from sim.run.overlay import NO_EFFECT
+    from sim.run.overlay import load_overlay as engine_overlay
+
+    return [d for d in engine_overlay(root) if d.get("status") != NO_EFFECT]
 
 
 def save_overlay(root: Path, entries: list[dict[str, Any]]) -> None:
-    path = root / OVERLAY
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(entries, indent=2) + "\n")
-    tmp.replace(path)
+    """Replace the overlay with ``entries``, keeping the entries that never applied."""
+    from sim.run.overlay import NO_EFFECT
+    from sim.run.overlay import load_overlay as engine_overlay
+    from sim.run.overlay import save_overlay as engine_save
+
+    kept = [d for d in engine_overlay(root) if d.get("status") == NO_EFFECT]
+    engine_save(root, [*kept, *({"status": "live", "source": "web", **d} for d in entries)])
 
 
 def check_disruption(root: Path, entry: dict[str, Any]) -> dict[str, Any]:
@@ -262,26 +268,22 @@ class Stream:
         self,
         sc: Scenario,
         settings: Any,
-        overlay: list[dict[str, Any]],
         duration: float | None,
         wall: WallClock,
         cap: float | None,
     ) -> None:
+        """A session of ``sc`` (the engine applies the folder's disruption overlay), its
+        releases capped at ``cap`` events per second (None: the settings' cap)."""
         from sim.run.realtime import RealtimeRun
 
+        if cap is not None:
+            settings = settings.model_copy(
+                update={"max_events_per_second": cap, "emit_interval_ms": None}
+            )
         self.obs = obs = Observer(wall, settings.speed)
-        extra = [DISRUPTION.validate_python(d) for d in overlay]
-        world = sc.model_copy(update={"disruptions": [*sc.disruptions, *extra]})
         self.t0 = 0.0
 
         class Run(RealtimeRun):
-            def catch_up(self, now: datetime) -> Any:  # history is checked as the file says
-                self.sc = sc
-                try:
-                    return super().catch_up(now)
-                finally:
-                    self.sc = world
-
             async def _release(
                 self, sink: Sink, outbox: Outbox, clock: Clock, upto_ms: int
             ) -> None:
@@ -290,8 +292,8 @@ class Stream:
                 await super()._release(sink, outbox, clock, upto_ms)
 
         quiet = Console(file=io.StringIO())
-        self.run_ = Run(world, sc.paths.output, settings, duration, quiet, True, wall)
-        self.sc, self.settings, self.cap = world, settings, cap
+        self.run_ = Run(sc, sc.paths.output, settings, duration, quiet, True, wall)
+        self.sc, self.settings, self.cap = sc, settings, cap
         self.loop: asyncio.AbstractEventLoop | None = None
         self.sink: ObservedSink | None = None
         self.report: Any = None
@@ -304,7 +306,8 @@ class Stream:
         state = self.run_.history()
         self.t0 = day_start(date.fromisoformat(state.first_day)).timestamp()
         root = self.sc.paths.output
-        sink = self.sink = ObservedSink(make_sink(self.settings, root, None), self.obs, self.cap)
+        plain = self.settings.model_copy(update={"event_types": None})  # the engine filters
+        sink = self.sink = ObservedSink(make_sink(plain, root, None), self.obs)
 
         async def main() -> Any:
             self.loop = asyncio.get_running_loop()

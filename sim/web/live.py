@@ -60,10 +60,7 @@ class Live:
         if self.deadline is not None:
             pos = backend.stream_position(self.output) or self.wall.time()
             duration = max(0.001, self.deadline - pos)
-        overlay = [
-            {k: v for k, v in d.items() if k != "id"} for d in backend.load_overlay(self.output)
-        ]
-        stream = backend.Stream(sc, settings, overlay, duration, self.wall, self.cap)
+        stream = backend.Stream(sc, settings, duration, self.wall, self.cap)
         self.stream, self.error = stream, None
         self.thread = threading.Thread(target=self._run, args=(stream,), daemon=True)
         self.thread.start()

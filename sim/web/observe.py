@@ -1,11 +1,10 @@
 """What the console sees of a stream: a sink wrapper that counts events by type, keeps
-the last 100, measures the lag behind the wall clock and holds a release-rate cap."""
+the last 100 and measures the lag behind the wall clock. The release-rate cap is the
+engine's (``realtime.max_events_per_second``, :mod:`sim.run.release`)."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
-import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -46,11 +45,10 @@ class Observer:
 
 
 class ObservedSink:
-    """A sink that tells the observer what passes and holds a release-rate cap."""
+    """A sink that tells the observer what passes."""
 
-    def __init__(self, inner: Any, obs: Observer, cap: float | None) -> None:
-        self.inner, self.obs, self.cap = inner, obs, cap
-        self.window: tuple[float, int] = (time.monotonic(), 0)
+    def __init__(self, inner: Any, obs: Observer) -> None:
+        self.inner, self.obs = inner, obs
 
     @property
     def metrics(self) -> Any:
@@ -60,17 +58,8 @@ class ObservedSink:
         await self.inner.start()
 
     async def send(self, events: Sequence[Any]) -> None:
-        step = max(1, int(self.cap)) if self.cap else len(events) or 1
-        for i in range(0, len(events), step):
-            chunk = events[i : i + step]
-            if self.cap:  # at most ``cap`` events per wall second: wait, never drop
-                t0, n = self.window
-                wait = t0 + (n + len(chunk)) / self.cap - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                self.window = (t0, n + len(chunk))
-            await self.inner.send(chunk)
-            self.obs.seen(chunk)
+        await self.inner.send(events)
+        self.obs.seen(events)
 
     async def flush(self) -> None:
         await self.inner.flush()
