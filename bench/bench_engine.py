@@ -42,6 +42,7 @@ class Result:
     engine: float  # seconds of the simulation itself, as the run recorded them
     rows: dict[str, int]
     peak_mb: float
+    cpu: float  # user + system CPU seconds of the child and its workers (load-independent-ish)
 
 
 def scenario_file(folder: Path, days: int, fmt: str) -> Path:
@@ -79,7 +80,10 @@ def run(days: int, workers: int, fmt: str) -> Result:
         if child.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} exited {child.returncode}")
         state = json.loads((out / "generation_state.json").read_text())
-    return Result(days, wall, state["runs"][-1]["seconds"], state["rows"], peak_mb(usage.ru_maxrss))
+    cpu = usage.ru_utime + usage.ru_stime
+    return Result(
+        days, wall, state["runs"][-1]["seconds"], state["rows"], peak_mb(usage.ru_maxrss), cpu
+    )
 
 
 def main() -> int:
@@ -115,6 +119,10 @@ def main() -> int:
     print(f"rows/s (wall)     {total / main_run.wall:10,.0f}")
     print(f"rows/s (sim)      {total / main_run.engine:10,.0f}")
     print(f"peak RSS          {main_run.peak_mb:10.0f} MB")
+    print(f"CPU seconds       {main_run.cpu:10.1f}   (user + system, all processes of the run)")
+    print(f"rows per CPU s    {total / main_run.cpu:10,.0f}   (less sensitive to a shared machine)")
+    load = os.getloadavg()
+    print(f"load average      {load[0]:10.2f}   (1 min, at the end; the machine may be shared)")
 
     if not args.no_compare and args.days != COMPARE_DAYS:
         other = run(COMPARE_DAYS, args.workers, args.format)

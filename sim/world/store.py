@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Generator
 from dataclasses import dataclass
 
@@ -57,7 +58,7 @@ class Store:
         self.env, self.day, self.visits, self.stock = env, day, visits, stock
         self.catalog, self.rec, self.rng = catalog, recorder, rng
         self.ping_interval = ping_interval
-        self.lanes = simpy.Resource(env, capacity=int(lanes))
+        self.lanes = Lanes(env, int(lanes))
         n = len(visits)
         self.sold = np.zeros(len(visits.line_prod), dtype=np.int64)
         self.paid_at = np.zeros(n)
@@ -79,8 +80,9 @@ class Store:
         self._beacons = pa.array([f"B-{day.store_id:04d}-{z}" for z in ZONES])
         self._sensors = pa.array([f"FT-{day.store_id:04d}-{z}" for z in ZONES])
         self._zones = pa.array(list(ZONES))
+        now = env.now
         for i in np.flatnonzero(visits.buys).tolist():
-            env.process(visit(env, self, i))
+            Arrival(env, visit(env, self, i), self.queue_at[i] - now)
 
     # -- what visits do -----------------------------------------------------------
     def checkout(self, i: int, now: float) -> None:
@@ -365,16 +367,63 @@ def _nullable(ids: np.ndarray) -> pa.Array:
     return pa.array(ids, type=pa.int64(), mask=ids < 0)
 
 
+class Lanes:
+    """A store's checkout lanes: how many are free, and the visits waiting for one.
+
+    What ``simpy.Resource`` does for a queue of requests, for the one pattern visits
+    use (take a lane, hold it, release it), without an event for a request that finds a
+    free lane or for a release: the first waiting visit gets the lane being released.
+    """
+
+    def __init__(self, env: simpy.Environment, capacity: int) -> None:
+        self.env, self.free = env, capacity
+        self.waiting: deque[simpy.Event] = deque()
+
+    def take(self) -> simpy.Event | None:
+        """A free lane now (``None``), or the event of the lane this visit waits for."""
+        if self.free:
+            self.free -= 1
+            return None
+        ev = simpy.Event(self.env)
+        self.waiting.append(ev)
+        return ev
+
+    def release(self) -> None:
+        if self.waiting:
+            self.waiting.popleft().succeed()  # the lane passes to the first in the queue
+        else:
+            self.free += 1
+
+
+class Arrival(simpy.Process):
+    """A SimPy process whose generator starts ``delay`` seconds from now.
+
+    ``env.process`` starts a generator through an ``Initialize`` event and a visit's
+    first step would be a timeout to its queue time: here one timeout starts it.
+    """
+
+    def __init__(
+        self, env: simpy.Environment, generator: Generator[simpy.Event, object, None], delay: float
+    ) -> None:
+        self.env = env
+        self.callbacks = []
+        self._generator = generator
+        self._target = simpy.Timeout(env, delay)
+        self._target.callbacks.append(self._resume)  # type: ignore[union-attr]
+
+
 def visit(env: simpy.Environment, store: Store, i: int) -> Generator[simpy.Event, object, None]:
-    """A visit that buys: shop, queue for a lane, pay, leave.
+    """A visit that buys, from the moment it joins the checkout queue: wait for a lane,
+    pay, leave (started by :class:`Arrival` at the end of its shopping).
 
     Visits that leave without buying share nothing with others (no lane, no stock),
     so their walk is fully drawn in :func:`plan_visits` and needs no process.
     """
-    yield env.timeout(store.queue_at[i] - env.now)
-    lane = store.lanes.request()
-    yield lane
+    lanes = store.lanes
+    wait = lanes.take()
+    if wait is not None:
+        yield wait
     yield env.timeout(store.service[i])
     store.checkout(i, env.now)
-    store.lanes.release(lane)
+    lanes.release()
     store.exit(i, env.now)
