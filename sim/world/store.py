@@ -66,6 +66,8 @@ class Store:
         self.exit_at = np.where(visits.buys, np.nan, visits.arrive + visits.shop)
         self._sensed = np.zeros(n, dtype=bool)
         self._off = visits.line_off.tolist()
+        self._prod = visits.line_prod.tolist()  # the baskets as Python ints, for checkout
+        self._qty = visits.line_qty.tolist()
         self.queue_at = (visits.arrive + visits.shop).tolist()  # Python floats: a faster heap
         self.service = visits.service.tolist()
         self._paid: list[int] = []
@@ -86,23 +88,44 @@ class Store:
 
     # -- what visits do -----------------------------------------------------------
     def checkout(self, i: int, now: float) -> None:
-        """Scan the basket of visit ``i``: sell what is on the shelf, never below zero."""
-        v = self.visits
+        """Scan the basket of visit ``i``: sell what is on the shelf, never below zero.
+
+        Baskets are a few lines: plain Python on lists beats numpy's per-call cost here;
+        a basket that meets a short shelf takes the vectorized path below.
+        """
         lo, hi = self._off[i], self._off[i + 1]
+        prods, qtys = self._prod[lo:hi], self._qty[lo:hi]
+        stock = self.stock
+        have = stock.item
+        left = [have(p) - q for p, q in zip(prods, qtys, strict=True)]
+        if min(left) < 0:
+            self._checkout_short(i, now, lo, hi)
+            return
+        for p, n in zip(prods, left, strict=True):
+            stock[p] = n
+        self.sold[lo:hi] = self.visits.line_qty[lo:hi]
+        self.paid_at[i] = now
+        self._paid.append(i)
+        if 0 in left:
+            for p, n in zip(prods, left, strict=True):
+                if n == 0:  # every line sold here (sold = qty > 0)
+                    k = self._stockout_count[p] = self._stockout_count.get(p, -1) + 1
+                    self._stockouts.append((now, p, k))
+
+    def _checkout_short(self, i: int, now: float, lo: int, hi: int) -> None:
+        """A basket with a line the shelf cannot fill: substitute, sell what is there."""
+        v = self.visits
         prod = v.line_prod[lo:hi]
         qty = v.line_qty[lo:hi]
         have = self.stock[prod]
-        left = have - qty
-        if left.min() < 0:
-            prod = self._substitute(prod, qty, have)
-            v.line_prod[lo:hi] = prod
-            have = self.stock[prod]
-            sold = np.minimum(qty, have)
-            left = have - sold
-            if not sold.any():
-                return
-        else:
-            sold = qty
+        prod = self._substitute(prod, qty, have)
+        v.line_prod[lo:hi] = prod
+        self._prod[lo:hi] = prod.tolist()
+        have = self.stock[prod]
+        sold = np.minimum(qty, have)
+        left = have - sold
+        if not sold.any():
+            return
         self.stock[prod] = left
         self.sold[lo:hi] = sold
         self.paid_at[i] = now
@@ -409,7 +432,7 @@ class Arrival(simpy.Process):
         self.callbacks = []
         self._generator = generator
         self._target = simpy.Timeout(env, delay)
-        self._target.callbacks.append(self._resume)  # type: ignore[union-attr]
+        self._target.callbacks.append(self._resume)
 
 
 def visit(env: simpy.Environment, store: Store, i: int) -> Generator[simpy.Event, object, None]:
