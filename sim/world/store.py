@@ -113,41 +113,36 @@ class Store:
                     self._stockouts.append((now, p, k))
 
     def _checkout_short(self, i: int, now: float, lo: int, hi: int) -> None:
-        """A basket with a line the shelf cannot fill: substitute, sell what is there."""
-        v = self.visits
-        prod = v.line_prod[lo:hi]
-        qty = v.line_qty[lo:hi]
-        have = self.stock[prod]
-        prod = self._substitute(prod, qty, have)
-        v.line_prod[lo:hi] = prod
-        self._prod[lo:hi] = prod.tolist()
-        have = self.stock[prod]
-        sold = np.minimum(qty, have)
-        left = have - sold
-        if not sold.any():
+        """A basket with a line the shelf cannot fill: short lines switch to a
+        same-subcategory product in stock at the published rate; sell what is there."""
+        prods, qtys = list(self._prod[lo:hi]), self._qty[lo:hi]
+        stock = self.stock
+        have = stock.item
+        short = [j for j, (p, q) in enumerate(zip(prods, qtys, strict=True)) if have(p) < q]
+        draws = self.rng.random(len(short)).tolist()
+        basket = set(prods)
+        alt_of = self.catalog.substitute.item
+        for j, u in zip(short, draws, strict=True):
+            alt = alt_of(prods[j])
+            if u < SUBSTITUTE_SHARE and alt not in basket and have(alt) >= qtys[j]:
+                prods[j] = alt
+                basket.add(alt)
+        self.visits.line_prod[lo:hi] = prods
+        self._prod[lo:hi] = prods
+        on_hand = [have(p) for p in prods]
+        sold = [min(q, h) for q, h in zip(qtys, on_hand, strict=True)]
+        if not any(sold):
             return
-        self.stock[prod] = left
+        left = [h - n for h, n in zip(on_hand, sold, strict=True)]
+        for p, n in zip(prods, left, strict=True):
+            stock[p] = n
         self.sold[lo:hi] = sold
         self.paid_at[i] = now
         self._paid.append(i)
-        if left.min() == 0:
-            for p in prod[(sold > 0) & (left == 0)].tolist():
-                k = self._stockout_count[p] = self._stockout_count.get(p, -1) + 1
-                self._stockouts.append((now, p, k))
-
-    def _substitute(self, prod: np.ndarray, qty: np.ndarray, have: np.ndarray) -> np.ndarray:
-        """Short lines switch to a same-subcategory product in stock, at the published rate."""
-        short = np.flatnonzero(have < qty).tolist()
-        draws = self.rng.random(len(short)).tolist()
-        prod = prod.copy()
-        basket = set(prod.tolist())
-        sub, stock = self.catalog.substitute, self.stock
-        for j, u in zip(short, draws, strict=True):
-            alt = int(sub[prod[j]])
-            if u < SUBSTITUTE_SHARE and alt not in basket and stock[alt] >= qty[j]:
-                prod[j] = alt
-                basket.add(alt)
-        return prod
+        for p, n, k in zip(prods, sold, left, strict=True):
+            if n > 0 and k == 0:
+                c = self._stockout_count[p] = self._stockout_count.get(p, -1) + 1
+                self._stockouts.append((now, p, c))
 
     def exit(self, i: int, now: float) -> None:
         self.exit_at[i] = now
