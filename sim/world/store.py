@@ -82,8 +82,12 @@ class Store:
         self._beacons = pa.array([f"B-{day.store_id:04d}-{z}" for z in ZONES])
         self._sensors = pa.array([f"FT-{day.store_id:04d}-{z}" for z in ZONES])
         self._zones = pa.array(list(ZONES))
-        now = env.now
-        for i in np.flatnonzero(visits.buys).tolist():
+        self.start_visits()
+
+    def start_visits(self) -> None:
+        """A process for each visit that buys, from the time it joins the checkout queue."""
+        env, now = self.env, self.env.now
+        for i in np.flatnonzero(self.visits.buys).tolist():
             Arrival(env, visit(env, self, i), self.queue_at[i] - now)
 
     # -- what visits do -----------------------------------------------------------
