@@ -45,8 +45,11 @@ class Result:
     cpu: float  # user + system CPU seconds of the child and its workers (load-independent-ish)
 
 
-def scenario_file(folder: Path, days: int, fmt: str) -> Path:
+def scenario_file(folder: Path, days: int, fmt: str, volume: dict[str, Any] | None = None) -> Path:
+    """The default scenario over ``days`` days from FIRST, to ``fmt``, with ``volume``
+    keys replaced."""
     data: dict[str, Any] = yaml.safe_load(DEFAULT.read_text())
+    data["volume"] = {**data["volume"], **(volume or {})}
     data["calendar"] = {
         "start": FIRST.isoformat(),
         "end": (FIRST + timedelta(days=days - 1)).isoformat(),
@@ -64,12 +67,13 @@ def peak_mb(ru_maxrss: int) -> float:
     return ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
-def run(days: int, workers: int, fmt: str) -> Result:
+def run(days: int, workers: int, fmt: str, volume: dict[str, Any] | None = None) -> Result:
+    """``python -m sim run`` of the default scenario (``volume`` keys replaced) in a child."""
     with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
         folder = Path(tmp)
         out = folder / "output"
         cmd = [
-            sys.executable, "-m", "sim", "run", str(scenario_file(folder, days, fmt)),
+            sys.executable, "-m", "sim", "run", str(scenario_file(folder, days, fmt, volume)),
             "--output", str(out), "--quiet", "--workers", str(workers),
         ]  # fmt: skip
         started = time.perf_counter()
