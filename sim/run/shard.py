@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
+import pyarrow as pa
+
 from sim.config.calendar import sim_origin
 from sim.config.scenario import Scenario
 from sim.run.files import FileRecorder
@@ -26,10 +28,27 @@ from sim.world.disruptions import Disruptions
 from sim.world.model import Catalog, ShardMaster, load_master
 from sim.world.state import WorldState
 
+_MASTER: dict[tuple[str, str], tuple[tuple[tuple[str, int, int], ...], dict[str, pa.Table]]] = {}
+
+
+def master_tables(root: Path, fmt: str) -> dict[str, pa.Table]:
+    """The master tables in ``root``, read once per process while their files are unchanged
+    (a worker that runs several shards reads them for the first only)."""
+    folder = root / "master"
+    stamp = tuple(
+        (p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.iterdir())
+    )
+    key = (str(root.resolve()), fmt)
+    hit = _MASTER.get(key)
+    if hit is None or hit[0] != stamp:
+        _MASTER.clear()  # one output folder at a time
+        hit = _MASTER[key] = (stamp, load_master(root, fmt))
+    return hit[1]
+
 
 def load_shard(sc: Scenario, root: Path, shard: int, first_day: date) -> Shard:
     """What a shard needs, read from the master data in ``root``."""
-    master = load_master(root, sc.output.format)
+    master = master_tables(root, sc.output.format)
     m = ShardMaster.from_master(sc, master, shard)
     return Shard(
         sc,
