@@ -43,6 +43,7 @@ class Result:
     rows: dict[str, int]
     peak_mb: float
     cpu: float  # user + system CPU seconds of the child and its workers (load-independent-ish)
+    disk_mb: float = 0.0  # size of the fact files written
 
 
 def scenario_file(folder: Path, days: int, fmt: str, volume: dict[str, Any] | None = None) -> Path:
@@ -84,9 +85,16 @@ def run(days: int, workers: int, fmt: str, volume: dict[str, Any] | None = None)
         if child.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} exited {child.returncode}")
         state = json.loads((out / "generation_state.json").read_text())
+        disk = sum(p.stat().st_size for p in (out / "facts").rglob("*") if p.is_file())
     cpu = usage.ru_utime + usage.ru_stime
     return Result(
-        days, wall, state["runs"][-1]["seconds"], state["rows"], peak_mb(usage.ru_maxrss), cpu
+        days,
+        wall,
+        state["runs"][-1]["seconds"],
+        state["rows"],
+        peak_mb(usage.ru_maxrss),
+        cpu,
+        disk / 1e6,
     )
 
 
@@ -123,6 +131,7 @@ def main() -> int:
     print(f"rows/s (wall)     {total / main_run.wall:10,.0f}")
     print(f"rows/s (sim)      {total / main_run.engine:10,.0f}")
     print(f"peak RSS          {main_run.peak_mb:10.0f} MB")
+    print(f"fact files        {main_run.disk_mb:10.0f} MB")
     print(f"CPU seconds       {main_run.cpu:10.1f}   (user + system, all processes of the run)")
     print(f"rows per CPU s    {total / main_run.cpu:10,.0f}   (less sensitive to a shared machine)")
     load = os.getloadavg()
