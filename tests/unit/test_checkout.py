@@ -14,6 +14,7 @@ import simpy
 
 from sim.config.scenario import Scenario
 from sim.world.day import Shard
+from sim.world.online import TYPES, OnlineChannel
 from sim.world.store import SUBSTITUTE_SHARE, Store, StoreDay
 from sim.world.visits import Visits
 from tests.helpers import day_context, recorder, small_world, world
@@ -137,3 +138,23 @@ def test_fast_visits_and_till_match_the_plain_simpy_reference(shard: Shard) -> N
     np.testing.assert_array_equal(fast.stock, ref.stock)
     assert fast._stockouts == ref._stockouts
     assert fast.rng.random() == ref.rng.random()  # as many substitution draws
+
+
+def test_online_allocation_equals_the_vectorized_take(shard: Shard) -> None:
+    """Lines (repeated products too) are checked against the stock before the order and
+    taken like ``stock[prod[ok]] -= qty[ok]``."""
+    ctx = day_context(shard, DAY, recorder(shard))
+    channel = OnlineChannel(ctx, np.random.default_rng(3))
+    rng = np.random.default_rng(8)
+    carried = np.flatnonzero(ctx.m.opening[0] > 0)[:6]
+    for i in range(200):
+        prod = rng.choice(carried, rng.integers(1, 6))  # with repeats
+        qty = rng.integers(1, 5, len(prod))
+        ctx.inventory[0, carried] = rng.integers(0, 6, len(carried))
+        want = ctx.inventory[0].copy()
+        ok = want[prod] >= qty
+        want[prod[ok]] -= qty[ok]
+        kind = TYPES.index("STORE_PICKUP")
+        channel._allocate(i % len(channel.at_store), 0, kind, prod.tolist(), qty.tolist(), 0)
+        np.testing.assert_array_equal(ctx.inventory[0], want)
+        np.testing.assert_array_equal(channel.ok[: len(prod)], ok)
