@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Generator
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +10,7 @@ import simpy
 
 from sim.contract import keys
 from sim.contract.ids import readable_ids, uniform
+from sim.world.lanes import Arrival, Lanes, visit
 from sim.world.model import CHECKOUT, ZONES, Catalog
 from sim.world.recorder import Recorder
 from sim.world.segments import members
@@ -387,65 +386,3 @@ def _sensing(t: np.ndarray, spans: list[tuple[float, float]]) -> np.ndarray:
 
 def _nullable(ids: np.ndarray) -> pa.Array:
     return pa.array(ids, type=pa.int64(), mask=ids < 0)
-
-
-class Lanes:
-    """A store's checkout lanes: how many are free, and the visits waiting for one.
-
-    What ``simpy.Resource`` does for a queue of requests, for the one pattern visits
-    use (take a lane, hold it, release it), without an event for a request that finds a
-    free lane or for a release: the first waiting visit gets the lane being released.
-    """
-
-    def __init__(self, env: simpy.Environment, capacity: int) -> None:
-        self.env, self.free = env, capacity
-        self.waiting: deque[simpy.Event] = deque()
-
-    def take(self) -> simpy.Event | None:
-        """A free lane now (``None``), or the event of the lane this visit waits for."""
-        if self.free:
-            self.free -= 1
-            return None
-        ev = simpy.Event(self.env)
-        self.waiting.append(ev)
-        return ev
-
-    def release(self) -> None:
-        if self.waiting:
-            self.waiting.popleft().succeed()  # the lane passes to the first in the queue
-        else:
-            self.free += 1
-
-
-class Arrival(simpy.Process):
-    """A SimPy process whose generator starts ``delay`` seconds from now.
-
-    ``env.process`` starts a generator through an ``Initialize`` event and a visit's
-    first step would be a timeout to its queue time: here one timeout starts it.
-    """
-
-    def __init__(
-        self, env: simpy.Environment, generator: Generator[simpy.Event, object, None], delay: float
-    ) -> None:
-        self.env = env
-        self.callbacks = []
-        self._generator = generator
-        self._target = simpy.Timeout(env, delay)
-        self._target.callbacks.append(self._resume)
-
-
-def visit(env: simpy.Environment, store: Store, i: int) -> Generator[simpy.Event, object, None]:
-    """A visit that buys, from the moment it joins the checkout queue: wait for a lane,
-    pay, leave (started by :class:`Arrival` at the end of its shopping).
-
-    Visits that leave without buying share nothing with others (no lane, no stock),
-    so their walk is fully drawn in :func:`plan_visits` and needs no process.
-    """
-    lanes = store.lanes
-    wait = lanes.take()
-    if wait is not None:
-        yield wait
-    yield env.timeout(store.service[i])
-    store.checkout(i, env.now)
-    lanes.release()
-    store.exit(i, env.now)
