@@ -42,10 +42,15 @@ class Result:
     engine: float  # seconds of the simulation itself, as the run recorded them
     rows: dict[str, int]
     peak_mb: float
+    cpu: float  # user + system CPU seconds of the child and its workers (load-independent-ish)
+    disk_mb: float = 0.0  # size of the fact files written
 
 
-def scenario_file(folder: Path, days: int, fmt: str) -> Path:
+def scenario_file(folder: Path, days: int, fmt: str, volume: dict[str, Any] | None = None) -> Path:
+    """The default scenario over ``days`` days from FIRST, to ``fmt``, with ``volume``
+    keys replaced."""
     data: dict[str, Any] = yaml.safe_load(DEFAULT.read_text())
+    data["volume"] = {**data["volume"], **(volume or {})}
     data["calendar"] = {
         "start": FIRST.isoformat(),
         "end": (FIRST + timedelta(days=days - 1)).isoformat(),
@@ -63,12 +68,13 @@ def peak_mb(ru_maxrss: int) -> float:
     return ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
-def run(days: int, workers: int, fmt: str) -> Result:
+def run(days: int, workers: int, fmt: str, volume: dict[str, Any] | None = None) -> Result:
+    """``python -m sim run`` of the default scenario (``volume`` keys replaced) in a child."""
     with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
         folder = Path(tmp)
         out = folder / "output"
         cmd = [
-            sys.executable, "-m", "sim", "run", str(scenario_file(folder, days, fmt)),
+            sys.executable, "-m", "sim", "run", str(scenario_file(folder, days, fmt, volume)),
             "--output", str(out), "--quiet", "--workers", str(workers),
         ]  # fmt: skip
         started = time.perf_counter()
@@ -79,7 +85,17 @@ def run(days: int, workers: int, fmt: str) -> Result:
         if child.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} exited {child.returncode}")
         state = json.loads((out / "generation_state.json").read_text())
-    return Result(days, wall, state["runs"][-1]["seconds"], state["rows"], peak_mb(usage.ru_maxrss))
+        disk = sum(p.stat().st_size for p in (out / "facts").rglob("*") if p.is_file())
+    cpu = usage.ru_utime + usage.ru_stime
+    return Result(
+        days,
+        wall,
+        state["runs"][-1]["seconds"],
+        state["rows"],
+        peak_mb(usage.ru_maxrss),
+        cpu,
+        disk / 1e6,
+    )
 
 
 def main() -> int:
@@ -115,6 +131,11 @@ def main() -> int:
     print(f"rows/s (wall)     {total / main_run.wall:10,.0f}")
     print(f"rows/s (sim)      {total / main_run.engine:10,.0f}")
     print(f"peak RSS          {main_run.peak_mb:10.0f} MB")
+    print(f"fact files        {main_run.disk_mb:10.0f} MB")
+    print(f"CPU seconds       {main_run.cpu:10.1f}   (user + system, all processes of the run)")
+    print(f"rows per CPU s    {total / main_run.cpu:10,.0f}   (less sensitive to a shared machine)")
+    load = os.getloadavg()
+    print(f"load average      {load[0]:10.2f}   (1 min, at the end; the machine may be shared)")
 
     if not args.no_compare and args.days != COMPARE_DAYS:
         other = run(COMPARE_DAYS, args.workers, args.format)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-_HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
 
@@ -38,8 +37,9 @@ def _strings(chars: np.ndarray) -> pa.StringArray:
 
 
 def _hex(x: np.ndarray) -> np.ndarray:
-    shifts = np.arange(60, -4, -4, dtype=np.uint64)
-    return _HEX[((x[:, None] >> shifts) & np.uint64(0xF)).astype(np.intp)]
+    """An (n, 16) uint8 array: each uint64 as 16 lower-case hex digits (big-endian)."""
+    text = np.ascontiguousarray(x, dtype=">u8").tobytes().hex().encode()
+    return np.frombuffer(text, np.uint8).reshape(len(x), 16)
 
 
 def _hex_strings(words: np.ndarray) -> pa.StringArray:
@@ -76,8 +76,13 @@ def uniform(seed: int, salt: int, key: np.ndarray) -> np.ndarray:
 def keyed_hex(seed: int, salt: int, values: np.ndarray, digits: int) -> pa.StringArray:
     """``digits`` hex digits of a keyed bijective mix of ``values``: unique when they are
     (for ``digits`` = 16), random-looking, reproducible."""
+    return _strings(keyed_hex_digits(seed, salt, values)[:, 16 - digits :])
+
+
+def keyed_hex_digits(seed: int, salt: int, values: np.ndarray) -> np.ndarray:
+    """The 16 hex digits of :func:`keyed_hex` as an (n, 16) uint8 array."""
     k1, _ = _seed_keys(seed * 7919 + salt)
-    return _strings(_hex(_mix(values.astype(np.uint64) ^ k1))[:, 16 - digits :])
+    return _hex(_mix(values.astype(np.uint64) ^ k1))
 
 
 def _digits(x: np.ndarray, width: int) -> np.ndarray:

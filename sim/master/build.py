@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from sim.config.calendar import sim_origin_ms
 from sim.config.scenario import Scenario
 from sim.contract.columns import to_arrow
-from sim.contract.ids import keyed_hex, uniform
+from sim.contract.ids import keyed_hex_digits, uniform
 from sim.contract.rng import Stream, stream
 from sim.contract.schema import TABLES
 from sim.errors import InputError
@@ -78,7 +78,7 @@ def _pick(rng: np.random.Generator, n: int, weights: np.ndarray, replace: bool) 
 def _address(rng: np.random.Generator, streets: pa.Array, n: int) -> pa.Array:
     number = pa.array(rng.integers(10, 9990, n)).cast(pa.string())
     street = streets.take(pa.array(rng.integers(0, len(streets), n)))
-    suffix = pa.array(STREET_SUFFIXES[rng.integers(0, len(STREET_SUFFIXES), n)])
+    suffix = pa.array(STREET_SUFFIXES.tolist()).take(rng.integers(0, len(STREET_SUFFIXES), n))
     return pc.binary_join_element_wise(number, street, suffix, " ")
 
 
@@ -201,11 +201,22 @@ def _trucks(sc: Scenario, dcs: pa.Table, stores: pa.Table, geo: pa.Table) -> pa.
 
 def _ids(seed: int, salt: int, prefix: str, mask: np.ndarray) -> pa.Array:
     """Unique ids ``PREFIX`` + 16 hex digits for the customers in ``mask``, else null."""
-    body = keyed_hex(seed, salt, np.flatnonzero(mask) + 1, 16)
-    vals = pc.binary_join_element_wise(prefix, body, "").to_numpy(zero_copy_only=False)
-    out = np.full(len(mask), None, dtype=object)
-    out[mask] = vals
-    return pa.array(out, type=pa.string())
+    rows = np.flatnonzero(mask)
+    head = np.frombuffer(prefix.encode(), np.uint8)
+    width = len(head) + 16
+    chars = np.empty((len(rows), width), np.uint8)
+    chars[:, : len(head)] = head
+    chars[:, len(head) :] = keyed_hex_digits(seed, salt, rows + 1)
+    offsets = np.zeros(len(mask) + 1, np.int32)  # a null row holds no characters
+    offsets[1:] = np.cumsum(mask, dtype=np.int32) * width
+    valid = np.packbits(np.asarray(mask, bool), bitorder="little")
+    return pa.StringArray.from_buffers(
+        len(mask),
+        pa.py_buffer(offsets),
+        pa.py_buffer(chars.tobytes()),
+        pa.py_buffer(valid),
+        null_count=len(mask) - len(rows),
+    )
 
 
 def _customers(

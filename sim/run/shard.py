@@ -29,6 +29,22 @@ from sim.world.model import Catalog, ShardMaster, load_master
 from sim.world.state import WorldState
 
 Master = dict[str, pa.Table]  # the master tables by name, as load_master reads them
+_MASTER: dict[tuple[str, str], tuple[tuple[tuple[str, int, int], ...], Master]] = {}
+
+
+def master_tables(root: Path, fmt: str) -> Master:
+    """The master tables in ``root``, read once per process while their files are unchanged
+    (a worker that runs several shards reads them for the first only)."""
+    folder = root / "master"
+    stamp = tuple(
+        (p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.iterdir())
+    )
+    key = (str(root.resolve()), fmt)
+    hit = _MASTER.get(key)
+    if hit is None or hit[0] != stamp:
+        _MASTER.clear()  # one output folder at a time
+        hit = _MASTER[key] = (stamp, load_master(root, fmt))
+    return hit[1]
 
 
 def load_shard(
@@ -36,7 +52,7 @@ def load_shard(
 ) -> Shard:
     """What a shard needs, from the master data in ``root`` (or ``master``, read once
     for several shards)."""
-    master = master if master is not None else load_master(root, sc.output.format)
+    master = master if master is not None else master_tables(root, sc.output.format)
     m = ShardMaster.from_master(sc, master, shard)
     return Shard(
         sc,

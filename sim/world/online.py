@@ -110,25 +110,33 @@ class OnlineChannel:
 
     def run(self) -> Generator[simpy.Event, object, None]:
         env, o = self.ctx.env, self.orders
+        allocate = o.allocate.tolist()  # Python floats and ints: no numpy scalar per order
+        store, kind = o.store.tolist(), o.kind.tolist()
+        off, prod, qty = o.line_off.tolist(), o.product.tolist(), o.qty.tolist()
         for i in np.argsort(o.allocate, kind="stable").tolist():
-            yield env.timeout(max(o.allocate[i] - env.now, 0))
-            self._allocate(i)
+            yield env.timeout(max(allocate[i] - env.now, 0))
+            lo, hi = off[i], off[i + 1]
+            self._allocate(i, store[i], kind[i], prod[lo:hi], qty[lo:hi], lo)
             self.done += 1
 
-    def _allocate(self, i: int) -> None:
-        ctx, o = self.ctx, self.orders
+    def _allocate(
+        self, i: int, s: int, kind: int, prods: list[int], qtys: list[int], lo: int
+    ) -> None:
+        """Take order ``i``'s lines from its node where the stock covers them (each line
+        against the stock before the order, as one vectorized take would)."""
+        ctx = self.ctx
         now = ctx.env.now
-        s = int(o.store[i])
-        at_store = TYPES[o.kind[i]] != "SHIP_TO_HOME" and not ctx.disruptions.store_closed(s, now)
+        at_store = TYPES[kind] != "SHIP_TO_HOME" and not ctx.disruptions.store_closed(s, now)
         self.at_store[i] = at_store
         if not at_store and ctx.disruptions.dc_out(now):
             return
         stock = ctx.inventory[s] if at_store else ctx.dc_stock
-        lo, hi = int(o.line_off[i]), int(o.line_off[i + 1])
-        prod, qty = o.product[lo:hi], o.qty[lo:hi]
-        ok = stock[prod] >= qty
-        stock[prod[ok]] -= qty[ok]
-        self.ok[lo:hi] = ok
+        have = [stock.item(p) for p in prods]
+        ok = [h >= q for h, q in zip(have, qtys, strict=True)]
+        for p, h, q, taken in zip(prods, have, qtys, ok, strict=True):
+            if taken:
+                stock[p] = h - q
+        self.ok[lo : lo + len(ok)] = ok
 
     # -- recording -----------------------------------------------------------------------
     def flush(self, now: float) -> None:

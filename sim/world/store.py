@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +10,7 @@ import simpy
 
 from sim.contract import keys
 from sim.contract.ids import readable_ids, uniform
+from sim.world.lanes import Arrival, Lanes, visit
 from sim.world.model import CHECKOUT, ZONES, Catalog
 from sim.world.recorder import Recorder
 from sim.world.segments import members
@@ -57,7 +57,7 @@ class Store:
         self.env, self.day, self.visits, self.stock = env, day, visits, stock
         self.catalog, self.rec, self.rng = catalog, recorder, rng
         self.ping_interval = ping_interval
-        self.lanes = simpy.Resource(env, capacity=int(lanes))
+        self.lanes = Lanes(env, int(lanes))
         n = len(visits)
         self.sold = np.zeros(len(visits.line_prod), dtype=np.int64)
         self.paid_at = np.zeros(n)
@@ -65,6 +65,8 @@ class Store:
         self.exit_at = np.where(visits.buys, np.nan, visits.arrive + visits.shop)
         self._sensed = np.zeros(n, dtype=bool)
         self._off = visits.line_off.tolist()
+        self._prod = visits.line_prod.tolist()  # the baskets as Python ints, for checkout
+        self._qty = visits.line_qty.tolist()
         self.queue_at = (visits.arrive + visits.shop).tolist()  # Python floats: a faster heap
         self.service = visits.service.tolist()
         self._paid: list[int] = []
@@ -79,50 +81,71 @@ class Store:
         self._beacons = pa.array([f"B-{day.store_id:04d}-{z}" for z in ZONES])
         self._sensors = pa.array([f"FT-{day.store_id:04d}-{z}" for z in ZONES])
         self._zones = pa.array(list(ZONES))
-        for i in np.flatnonzero(visits.buys).tolist():
-            env.process(visit(env, self, i))
+        self.start_visits()
+
+    def start_visits(self) -> None:
+        """A process for each visit that buys, from the time it joins the checkout queue."""
+        env, now = self.env, self.env.now
+        for i in np.flatnonzero(self.visits.buys).tolist():
+            Arrival(env, visit(env, self, i), self.queue_at[i] - now)
 
     # -- what visits do -----------------------------------------------------------
     def checkout(self, i: int, now: float) -> None:
-        """Scan the basket of visit ``i``: sell what is on the shelf, never below zero."""
-        v = self.visits
+        """Scan the basket of visit ``i``: sell what is on the shelf, never below zero.
+
+        Baskets are a few lines: plain Python on lists beats numpy's per-call cost here;
+        a basket that meets a short shelf takes the vectorized path below.
+        """
         lo, hi = self._off[i], self._off[i + 1]
-        prod = v.line_prod[lo:hi]
-        qty = v.line_qty[lo:hi]
-        have = self.stock[prod]
-        left = have - qty
-        if left.min() < 0:
-            prod = self._substitute(prod, qty, have)
-            v.line_prod[lo:hi] = prod
-            have = self.stock[prod]
-            sold = np.minimum(qty, have)
-            left = have - sold
-            if not sold.any():
-                return
-        else:
-            sold = qty
-        self.stock[prod] = left
+        prods, qtys = self._prod[lo:hi], self._qty[lo:hi]
+        stock = self.stock
+        have = stock.item
+        left = [have(p) - q for p, q in zip(prods, qtys, strict=True)]
+        if min(left) < 0:
+            self._checkout_short(i, now, lo, hi)
+            return
+        for p, n in zip(prods, left, strict=True):
+            stock[p] = n
+        self.sold[lo:hi] = self.visits.line_qty[lo:hi]
+        self.paid_at[i] = now
+        self._paid.append(i)
+        if 0 in left:
+            for p, n in zip(prods, left, strict=True):
+                if n == 0:  # every line sold here (sold = qty > 0)
+                    k = self._stockout_count[p] = self._stockout_count.get(p, -1) + 1
+                    self._stockouts.append((now, p, k))
+
+    def _checkout_short(self, i: int, now: float, lo: int, hi: int) -> None:
+        """A basket with a line the shelf cannot fill: short lines switch to a
+        same-subcategory product in stock at the published rate; sell what is there."""
+        prods, qtys = list(self._prod[lo:hi]), self._qty[lo:hi]
+        stock = self.stock
+        have = stock.item
+        short = [j for j, (p, q) in enumerate(zip(prods, qtys, strict=True)) if have(p) < q]
+        draws = self.rng.random(len(short)).tolist()
+        basket = set(prods)
+        alt_of = self.catalog.substitute.item
+        for j, u in zip(short, draws, strict=True):
+            alt = alt_of(prods[j])
+            if u < SUBSTITUTE_SHARE and alt not in basket and have(alt) >= qtys[j]:
+                prods[j] = alt
+                basket.add(alt)
+        self.visits.line_prod[lo:hi] = prods
+        self._prod[lo:hi] = prods
+        on_hand = [have(p) for p in prods]
+        sold = [min(q, h) for q, h in zip(qtys, on_hand, strict=True)]
+        if not any(sold):
+            return
+        left = [h - n for h, n in zip(on_hand, sold, strict=True)]
+        for p, n in zip(prods, left, strict=True):
+            stock[p] = n
         self.sold[lo:hi] = sold
         self.paid_at[i] = now
         self._paid.append(i)
-        if left.min() == 0:
-            for p in prod[(sold > 0) & (left == 0)].tolist():
-                k = self._stockout_count[p] = self._stockout_count.get(p, -1) + 1
-                self._stockouts.append((now, p, k))
-
-    def _substitute(self, prod: np.ndarray, qty: np.ndarray, have: np.ndarray) -> np.ndarray:
-        """Short lines switch to a same-subcategory product in stock, at the published rate."""
-        short = np.flatnonzero(have < qty).tolist()
-        draws = self.rng.random(len(short)).tolist()
-        prod = prod.copy()
-        basket = set(prod.tolist())
-        sub, stock = self.catalog.substitute, self.stock
-        for j, u in zip(short, draws, strict=True):
-            alt = int(sub[prod[j]])
-            if u < SUBSTITUTE_SHARE and alt not in basket and stock[alt] >= qty[j]:
-                prod[j] = alt
-                basket.add(alt)
-        return prod
+        for p, n, k in zip(prods, sold, left, strict=True):
+            if n > 0 and k == 0:
+                c = self._stockout_count[p] = self._stockout_count.get(p, -1) + 1
+                self._stockouts.append((now, p, c))
 
     def exit(self, i: int, now: float) -> None:
         self.exit_at[i] = now
@@ -363,18 +386,3 @@ def _sensing(t: np.ndarray, spans: list[tuple[float, float]]) -> np.ndarray:
 
 def _nullable(ids: np.ndarray) -> pa.Array:
     return pa.array(ids, type=pa.int64(), mask=ids < 0)
-
-
-def visit(env: simpy.Environment, store: Store, i: int) -> Generator[simpy.Event, object, None]:
-    """A visit that buys: shop, queue for a lane, pay, leave.
-
-    Visits that leave without buying share nothing with others (no lane, no stock),
-    so their walk is fully drawn in :func:`plan_visits` and needs no process.
-    """
-    yield env.timeout(store.queue_at[i] - env.now)
-    lane = store.lanes.request()
-    yield lane
-    yield env.timeout(store.service[i])
-    store.checkout(i, env.now)
-    store.lanes.release(lane)
-    store.exit(i, env.now)
