@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from sim.config.calendar import first_day, last_day, parse_moment
+from sim.config.changes import MasterChanges
 from sim.config.clock import WallClock
 from sim.config.demand import Demand
 from sim.config.disruptions import Disruption
@@ -282,6 +283,9 @@ class Scenario(Section):
     )
     disruptions: list[Disruption] = Field(
         default_factory=list, description="What-if events (docs/disruptions.md)."
+    )
+    master_changes: MasterChanges | None = Field(
+        None, description="Master data that changes, SCD2 + CDC (docs/lakehouse.md); off if absent."
     )
 
     @model_validator(mode="after")

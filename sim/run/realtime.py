@@ -41,6 +41,7 @@ from sim.config.calendar import business_date, day_start
 from sim.config.clock import WallClock
 from sim.config.scenario import Period, Scenario
 from sim.errors import InputError
+from sim.master.versions import timeline_for
 from sim.run.control import Control
 from sim.run.events import out_events
 from sim.run.feeder import SLICE, Feeder, StreamRecorder
@@ -156,6 +157,7 @@ class RealtimeRun:
         master = load_master(self.root, self.sc.output.format)
         catalog = Catalog.from_master(master)
         t0 = day_start(first).timestamp()
+        changes = timeline_for(self.sc, master, first)  # one for all shards: same days
         out = []
         for s in range(1, self.sc.volume.dcs + 1):
             m = ShardMaster.from_master(self.sc, master, s)
@@ -166,6 +168,7 @@ class RealtimeRun:
                     catalog,
                     Disruptions.build(self.sc, master, s, t0, m.store_ids),
                     first,
+                    changes,
                 )
             )
         return out

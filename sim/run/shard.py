@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sim.config.calendar import sim_origin
 from sim.config.scenario import Scenario
+from sim.master.versions import timeline_for
 from sim.run.files import FileRecorder
 from sim.run.output import checkpoint_path
 from sim.world.day import Shard, ShardDay
@@ -37,6 +38,7 @@ def load_shard(sc: Scenario, root: Path, shard: int, first_day: date) -> Shard:
         Catalog.from_master(master),
         Disruptions.build(sc, master, shard, sim_origin(first_day), m.store_ids),
         first_day,
+        timeline_for(sc, master, first_day),
     )
 
 

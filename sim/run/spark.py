@@ -34,6 +34,7 @@ from sim.config.scenario import Period, Scenario, load_scenario, resolve_period
 from sim.contract.delta import delta_schema
 from sim.contract.schema import FACTS, TABLES
 from sim.errors import InputError
+from sim.master.versions import timeline_for
 from sim.run.files import FileRecorder
 from sim.run.history import Plan, Summary, prepare, record_generated, run_shard
 from sim.world.day import Shard, ShardDay
@@ -79,6 +80,7 @@ def shard_days(
         Catalog.from_master(master),
         Disruptions.build(sc, master, shard, t0, m.store_ids),
         days[0],
+        timeline_for(sc, master, days[0]),
     )
     state = WorldState.opening(m)
     rec = MemoryRecorder(sc.seed, shard, int(t0 * 1000))

@@ -27,14 +27,19 @@ class Promotions:
     lift: np.ndarray  # demand multiplier per product
 
     @classmethod
-    def for_day(cls, sc: Scenario, catalog: Catalog, d: date) -> Promotions:
+    def for_day(
+        cls, sc: Scenario, catalog: Catalog, d: date, everyday: np.ndarray | None = None
+    ) -> Promotions:
+        """The week's promotions on ``everyday`` prices (the catalog's unless given: the
+        prices of the day when master data changes)."""
         year, week, _ = d.isocalendar()
+        base = catalog.price if everyday is None else everyday
         rng = stream(sc.seed, Stream.PROMOTIONS, year, week)
         n = len(catalog.price)
         on = rng.random(n) < sc.shopping.promo_share
         on[0] = False
         pct = rng.choice(np.array([10, 15, 20, 25, 30]), n)
-        price = np.where(on, np.round(catalog.price * (100 - pct) / 100), catalog.price)
+        price = np.where(on, np.round(base * (100 - pct) / 100), base)
         price = np.maximum(price, 1).astype(np.int64)
         codes = [f"PR{year}W{week:02d}-{p}" for p in (10, 15, 20, 25, 30)]
         code = np.where(on, pct // 5 - 2, -1)
