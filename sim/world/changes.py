@@ -8,12 +8,23 @@ row key is the row's place in the chain's feed of the day, so TraceIds are uniqu
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pyarrow as pa
 
 from sim.contract.schema import TABLES
 from sim.master.versions import REPORTING_DC, DayView
 from sim.world.context import DayContext
+from sim.world.model import Catalog
+
+
+def day_catalog(catalog: Catalog, sellable: np.ndarray) -> Catalog:
+    """The catalog of a day: a shopper never switches to a product that is not on sale
+    (its substitute becomes the product itself, which the substitution skips)."""
+    sub = catalog.substitute
+    own = np.arange(len(sub))
+    return replace(catalog, substitute=np.where(sellable[sub], sub, own))
 
 
 def record_changes(ctx: DayContext, view: DayView) -> None:

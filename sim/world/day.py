@@ -23,7 +23,7 @@ from sim.config.scenario import Scenario
 from sim.contract import keys
 from sim.contract.rng import Stream, stream
 from sim.master.versions import Timeline
-from sim.world.changes import record_changes
+from sim.world.changes import day_catalog, record_changes
 from sim.world.context import DAY, DayContext
 from sim.world.disruptions import Disruptions
 from sim.world.logistics import Logistics
@@ -63,10 +63,11 @@ class ShardDay:
         factor = day_factor(day, sc.demand)
         view = shard.changes.day(day) if shard.changes is not None else None
         everyday = None if view is None else view.price
+        catalog = shard.catalog if view is None else day_catalog(shard.catalog, view.sellable)
         ctx = DayContext(
             sc=sc,
             m=m,
-            catalog=shard.catalog,
+            catalog=catalog,
             disruptions=shard.disruptions,
             env=simpy.Environment(initial_time=start),
             rec=rec,
