@@ -18,7 +18,7 @@ from pydantic.fields import FieldInfo
 
 from sim.config.calendar import sim_origin_ms
 from sim.config.scenario import load_scenario
-from sim.contract.schema import EVENTS, FACTS, MASTER, Column, Table
+from sim.contract.schema import EVENTS, FACTS, MASTER, SCD2, Column, Table
 from sim.run.events import EventBatch, bodies
 from sim.run.feeder import StreamRecorder
 from sim.run.outbox import Outbox
@@ -54,7 +54,12 @@ def tables_page() -> str:
         "`2024-01-01T08:15:30.250Z`.",
         "",
     ]
-    for title, tables in (("Master (dimension) tables", MASTER), ("Fact tables", FACTS)):
+    sections = (
+        ("Master (dimension) tables", MASTER),
+        ("Fact tables", FACTS),
+        ("Versions of the master data (SCD2, with `master_changes`)", SCD2),
+    )
+    for title, tables in sections:
         out += [f"## {title}", ""]
         for t in tables:
             out += [f"### {t.name}", "", t.doc, "", *_columns(t), ""]
@@ -123,7 +128,7 @@ def events_page(root: Path) -> str:
 
 def _key_of(t: Table) -> str:
     return {"DCID": "`dc-<DCID>`", "NodeID": "`store-<id>` or `dc-<id>`"}.get(
-        t.key or "", "`store-<StoreID>`"
+        t.key or "", f"`store-<{t.key or 'StoreID'}>`"
     )
 
 
