@@ -45,7 +45,7 @@ class MasterChanges(Section):
         0.10, "Live SKUs discontinued in a year (assumption, see docs)."
     )
     product_pipeline: float = Field(
-        0.05, ge=0, le=0.5, description="Share of products_master not yet launched at the start."
+        0.10, ge=0, le=0.5, description="Share of products_master not yet launched at the start."
     )
     store_open_rate: float = _rate(
         0.03, "Store openings a year, as a share of the open stores (assumption, see docs)."

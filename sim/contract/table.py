@@ -78,7 +78,7 @@ class Table:
         if self.kind in ("master", "scd2"):
             return ()
         main = tuple(e for _, e in self.status_events) or (self.event_type or self.name,)
-        return main + tuple(e for e, _ in self.also_events)
+        return tuple(dict.fromkeys(main + tuple(e for e, _ in self.also_events)))
 
     def arrow_schema(self) -> pa.Schema:
         return pa.schema(

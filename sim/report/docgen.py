@@ -156,6 +156,9 @@ def _section(name: str, model: type[BaseModel], out: list[str]) -> None:
     nested = []
     for key, field in model.model_fields.items():
         ann = field.annotation
+        optional = [a for a in get_args(ann) if a is not type(None)]  # e.g. MasterChanges | None
+        if len(optional) == 1 and len(get_args(ann)) == 2:
+            ann = optional[0]
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             nested.append((f"{name}.{key}".strip("."), ann))
         out.append(f"| `{key}` | {_default(field)} | {field.description or ''} |")
