@@ -49,6 +49,15 @@ def test_delta_output_passes_the_checks(lake):
     assert all(report.check(n).status == "PASS" for n in NEW_CHECKS)
 
 
+def test_parquet_output_passes_the_checks(tmp_path):
+    out = generate(_world(tmp_path, "2024-03-02", "parquet"), tmp_path / "pq")
+    assert sorted(p.name for p in (out / "dimensions").iterdir()) == [
+        "customers_scd2.parquet", "products_scd2.parquet", "stores_scd2.parquet"
+    ]  # fmt: skip
+    report = validate_output(out)
+    assert report.ok and all(report.check(n).status == "PASS" for n in NEW_CHECKS)
+
+
 def _dimension_columns(t: pa.Table, dim: str) -> pa.Table:
     names = TABLES[dim].names
     t = t.select(names)

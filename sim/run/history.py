@@ -228,7 +228,7 @@ def record_generated(
     write the closing snapshots, move the generation state on, drop older checkpoints.
     A Delta output commits the staged days first."""
     if sc.output.format == "delta":
-        commit_days(root, first, last)
+        commit_days(root, first, last, feeds=sc.master_changes is not None)
     write_closing(sc, root, list(range(1, sc.volume.dcs + 1)), last)
     write_versions(sc, root, date.fromisoformat(state.first_day), last)
     state.last_day = last.isoformat()
