@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_dictionaries import append_copy, append_raw, set_cell
 
+from tests.e2e.test_dictionaries import append_copy, append_raw, set_cell
 from tests.helpers import ROOT, TINY, run_cli
 
 DICTS = ROOT / "dictionaries"

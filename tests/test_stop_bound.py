@@ -18,12 +18,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_sinks_eventhub import SECRET, dead_traces, fast_settings, make_events, received_traces
 
 from sim.config.clock import fixed_wall_clock
 from sim.sinks.deadletter import DeadLetterStore
 from sim.sinks.eventhub import EventHubSink
 from sim.sinks.eventhub_util import CLOSE_GRACE_S
+from tests.e2e.test_sinks_eventhub import (
+    SECRET,
+    dead_traces,
+    fast_settings,
+    make_events,
+    received_traces,
+)
 from tests.eventhub_endpoint import EventHubEndpoint, Fault
 from tests.helpers import ROOT, run_cli
 

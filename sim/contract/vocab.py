@@ -8,7 +8,10 @@ that hold these codes name them in :mod:`sim.contract.schema` (``Column.values``
 
 from __future__ import annotations
 
-TENDERS = ("CREDIT", "DEBIT", "CASH", "MOBILE")
+from typing import Literal
+
+Tender = Literal["CREDIT", "DEBIT", "CASH", "MOBILE"]  # the keys of shopping.tender_mix
+TENDERS: tuple[Tender, ...] = ("CREDIT", "DEBIT", "CASH", "MOBILE")
 ZONES = ("ENTRANCE", "GROCERY", "HOME", "APPAREL", "ELECTRONICS", "HEALTH", "CHECKOUT")
 AD_CHANNELS = ("SEARCH", "SOCIAL", "DISPLAY", "EMAIL")
 AD_DEVICES = ("MOBILE", "DESKTOP", "TABLET")
@@ -29,7 +32,8 @@ ORDER_STATUSES = (
     "PICKED_UP",
     "CANCELLED",
 )
-FULFILLMENT_TYPES = ("SHIP_TO_HOME", "STORE_PICKUP", "SHIP_FROM_STORE")
+Fulfillment = Literal["SHIP_TO_HOME", "STORE_PICKUP", "SHIP_FROM_STORE"]  # online.fulfillment keys
+FULFILLMENT_TYPES: tuple[Fulfillment, ...] = ("SHIP_TO_HOME", "STORE_PICKUP", "SHIP_FROM_STORE")
 NODE_TYPES = ("STORE", "DC")
 STORE_STATUSES = ("OPENED", "CLOSED")
 

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -28,10 +28,9 @@ from sim.contract.schema import TABLES
 from sim.run.events import EventBatch, build_events
 from sim.run.files import FileRecorder
 from sim.run.outbox import Outbox
-from sim.run.output import checkpoint_path
-from sim.world.day import Shard, ShardDay
+from sim.run.shard import ShardLoop
+from sim.world.day import ShardDay
 from sim.world.recorder import take
-from sim.world.state import WorldState
 
 SLICE = 300.0  # simulated seconds per step of the simulation thread
 STEP = 30.0  # simulated seconds between two looks at a stop request
@@ -42,7 +41,7 @@ class StreamRecorder(FileRecorder):
     """Writes the day's facts like fast-forward and turns rows after the resume point
     into event batches."""
 
-    flush_every = 60.0
+    flush_every = 900.0  # as often as rebuilding: rows wait for LOOKAHEAD anyway
 
     def __init__(
         self, seed: int, shard: int, t0_ms: int, root: Path, fmt: str, outbox: Outbox
@@ -78,21 +77,18 @@ DayClosed = Callable[[date, dict[str, int]], None]
 
 
 class Feeder:
-    """Runs the shards' days in a worker thread up to what the loop allows."""
+    """Runs the shards' days in a worker thread up to what the loop allows.
 
-    def __init__(
-        self,
-        shards: list[Shard],
-        recs: list[StreamRecorder],
-        days: list[ShardDay],
-        t0: float,
-        root: Path,
-        on_day_closed: DayClosed,
-    ) -> None:
-        self.shards, self.recs, self.days, self.t0 = shards, recs, days, t0
-        self.outbox = recs[0].outbox
-        self.root, self.on_day_closed = root, on_day_closed
-        self.frontier = t0 + days[0].start  # epoch seconds every shard has reached
+    Each shard is a :class:`~sim.run.shard.ShardLoop` with today begun and a
+    :class:`StreamRecorder`; the feeder only steps today and, when a day ends, has every
+    loop end it (checkpoint saved after its files) and begin the next.
+    """
+
+    def __init__(self, loops: list[ShardLoop], t0: float, on_day_closed: DayClosed) -> None:
+        self.loops, self.t0, self.on_day_closed = loops, t0, on_day_closed
+        self.recs = [cast(StreamRecorder, lp.rec) for lp in loops]
+        self.outbox = self.recs[0].outbox
+        self.frontier = t0 + self.days[0].start  # epoch seconds every shard has reached
         self.allowed = self.frontier
         self.error: BaseException | None = None
         self.busy_s = 0.0
@@ -101,8 +97,15 @@ class Feeder:
         self._thread = threading.Thread(target=self._main, name="simulation", daemon=True)
 
     @property
+    def days(self) -> list[ShardDay]:
+        """Every shard's business day being simulated."""
+        return [lp.today for lp in self.loops]
+
+    @property
     def day(self) -> date:
-        return self.days[0].day
+        """The business day being simulated (the one just closed while the next begins:
+        the loop reads it from another thread)."""
+        return cast(date, self.loops[0].day)
 
     def start(self) -> None:
         self._thread.start()
@@ -163,17 +166,11 @@ class Feeder:
                 sd.run(t)
 
     def _close_day(self) -> None:
-        day = self.days[0].day
-        states: list[WorldState] = []
+        day = self.day
         rows: dict[str, int] = {}
-        for sd, rec in zip(self.days, self.recs, strict=True):
-            states.append(sd.finish())
-            for table, n in rec.end_day().items():
+        for lp in self.loops:
+            for table, n in lp.end(checkpoint=True).items():
                 rows[table] = rows.get(table, 0) + n
-            rec.wait()
-            states[-1].save(checkpoint_path(self.root, sd.m.shard, day))
         self.on_day_closed(day, rows)
-        self.days = [
-            ShardDay(c, st, day + timedelta(days=1), r)
-            for c, st, r in zip(self.shards, states, self.recs, strict=True)
-        ]
+        for lp in self.loops:
+            lp.begin(day + timedelta(days=1))

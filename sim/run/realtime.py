@@ -37,11 +37,10 @@ import numpy as np
 from rich.console import Console
 from rich.live import Live
 
-from sim.config.calendar import business_date, day_start
+from sim.config.calendar import business_date, day_start, sim_origin
 from sim.config.clock import WallClock
 from sim.config.scenario import Period, Scenario
 from sim.errors import InputError
-from sim.master.versions import timeline_for
 from sim.run.control import Control
 from sim.run.events import out_events
 from sim.run.feeder import SLICE, Feeder, StreamRecorder
@@ -50,13 +49,11 @@ from sim.run.outbox import Outbox
 from sim.run.output import GenerationState
 from sim.run.pacing import Clock, Lag
 from sim.run.screen import hm, span, status, view_of
-from sim.run.shard import starting_state
+from sim.run.shard import ShardLoop
 from sim.run.threads import T, in_thread
 from sim.sinks import RealtimeSettings, Sink, make_sink
 from sim.sinks.metrics_view import MetricsView
-from sim.world.day import Shard, ShardDay
-from sim.world.disruptions import Disruptions
-from sim.world.model import Catalog, ShardMaster, load_master
+from sim.world.model import load_master
 
 LOOKAHEAD = 3 * 3600.0  # sim seconds the world runs ahead of what is released
 TICK = 0.05  # wall seconds between releases
@@ -152,27 +149,6 @@ class RealtimeRun:
                 return int(saved["released_ms"])
         return now_ms
 
-    def _shards(self, first: date) -> list[Shard]:
-        """Every shard's context, from master data read once."""
-        master = load_master(self.root, self.sc.output.format)
-        catalog = Catalog.from_master(master)
-        t0 = day_start(first).timestamp()
-        changes = timeline_for(self.sc, master, first)  # one for all shards: same days
-        out = []
-        for s in range(1, self.sc.volume.dcs + 1):
-            m = ShardMaster.from_master(self.sc, master, s)
-            out.append(
-                Shard(
-                    self.sc,
-                    m,
-                    catalog,
-                    Disruptions.build(self.sc, master, s, t0, m.store_ids),
-                    first,
-                    changes,
-                )
-            )
-        return out
-
     def _prepare(self) -> tuple[Feeder, Outbox, int, int]:
         """Catch up whole days, then set up today's world from its checkpoint."""
         now = self.wall.now()
@@ -182,20 +158,14 @@ class RealtimeRun:
         now_ms = int(now.timestamp() * 1000)
         resume = max(self._resume_point(today, now_ms), int(day_start(today).timestamp() * 1000))
         outbox = Outbox(resume)
-        t0 = day_start(first).timestamp()
-        shards = self._shards(first)
-        recs = [
-            StreamRecorder(
-                self.sc.seed, c.m.shard, int(t0 * 1000), self.root, self.sc.output.format, outbox
-            )
-            for c in shards
-        ]
-        days = [
-            ShardDay(c, starting_state(self.root, c, today), today, r)
-            for c, r in zip(shards, recs, strict=True)
-        ]
-        feeder = Feeder(shards, recs, days, t0, self.root, self._day_closed)
-        return feeder, outbox, resume, now_ms
+        t0, fmt = sim_origin(first), self.sc.output.format
+        master = load_master(self.root, fmt)
+        loops = []
+        for s in range(1, self.sc.volume.dcs + 1):
+            rec = StreamRecorder(self.sc.seed, s, int(t0 * 1000), self.root, fmt, outbox)
+            loops.append(ShardLoop(self.sc, self.root, s, first, rec, master))
+            loops[-1].begin(today)
+        return Feeder(loops, t0, self._day_closed), outbox, resume, now_ms
 
     def _day_closed(self, day: date, rows: dict[str, int]) -> None:
         record_generated(self.sc, self.root, self.history(), day, day, rows, mode="realtime")

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
+import pyarrow as pa
+
 from sim.config.calendar import sim_origin
 from sim.config.scenario import Scenario
 from sim.master.versions import timeline_for
@@ -27,10 +29,15 @@ from sim.world.disruptions import Disruptions
 from sim.world.model import Catalog, ShardMaster, load_master
 from sim.world.state import WorldState
 
+Master = dict[str, pa.Table]  # the master tables by name, as load_master reads them
 
-def load_shard(sc: Scenario, root: Path, shard: int, first_day: date) -> Shard:
-    """What a shard needs, read from the master data in ``root``."""
-    master = load_master(root, sc.output.format)
+
+def load_shard(
+    sc: Scenario, root: Path, shard: int, first_day: date, master: Master | None = None
+) -> Shard:
+    """What a shard needs, from the master data in ``root`` (or ``master``, read once
+    for several shards)."""
+    master = master if master is not None else load_master(root, sc.output.format)
     m = ShardMaster.from_master(sc, master, shard)
     return Shard(
         sc,
@@ -59,10 +66,16 @@ class ShardLoop:
     """
 
     def __init__(
-        self, sc: Scenario, root: Path, shard: int, first_day: date, rec: FileRecorder
+        self,
+        sc: Scenario,
+        root: Path,
+        shard: int,
+        first_day: date,
+        rec: FileRecorder,
+        master: Master | None = None,
     ) -> None:
         self.sc, self.root, self.rec = sc, root, rec
-        self.shard = load_shard(sc, root, shard, first_day)
+        self.shard = load_shard(sc, root, shard, first_day, master)
         self.state: WorldState | None = None  # the state the next day starts from
         self.day: date | None = None  # the last business day begun
         self._today: ShardDay | None = None

@@ -28,20 +28,17 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from sim.config.calendar import day_start
+from sim.config.calendar import sim_origin_ms
 from sim.config.clock import WallClock
 from sim.config.scenario import Period, Scenario, load_scenario, resolve_period
 from sim.contract.delta import delta_schema
 from sim.contract.schema import FACTS, TABLES
 from sim.errors import InputError
-from sim.master.versions import timeline_for
 from sim.run.files import FileRecorder
 from sim.run.history import Plan, Summary, prepare, record_generated, run_shard
-from sim.world.day import Shard, ShardDay
-from sim.world.disruptions import Disruptions
-from sim.world.model import Catalog, ShardMaster, load_master
+from sim.run.shard import ShardLoop
+from sim.world.model import load_master
 from sim.world.recorder import Chunk
-from sim.world.state import WorldState
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -72,25 +69,13 @@ def shard_days(
     sc: Scenario, master: dict[str, pa.Table], shard: int, days: list[date]
 ) -> Iterator[tuple[date, str, pa.Table]]:
     """Simulate ``days`` of ``shard`` from the opening state; each table's day in turn."""
-    m = ShardMaster.from_master(sc, master, shard)
-    t0 = day_start(days[0]).timestamp()
-    ctx = Shard(
-        sc,
-        m,
-        Catalog.from_master(master),
-        Disruptions.build(sc, master, shard, t0, m.store_ids),
-        days[0],
-        timeline_for(sc, master, days[0]),
-    )
-    state = WorldState.opening(m)
-    rec = MemoryRecorder(sc.seed, shard, int(t0 * 1000))
-    for d in days:
-        state = ShardDay(ctx, state, d, rec).finish()
-        rec.end_day()
+    rec = MemoryRecorder(sc.seed, shard, sim_origin_ms(days[0]))
+    loop = ShardLoop(sc, Path("."), shard, days[0], rec, master)
+    for _ in loop.run(days, checkpoint=False):
         rec.wait()
         done, rec.days = rec.days, []
         yield from sorted(done, key=lambda x: x[1])
-    rec.close()
+    loop.close()
 
 
 # -- tasks (module level, so Spark pickles them by reference) -----------------------------

@@ -73,8 +73,10 @@ class DcDelivery(Delivery):
     seq: int
 
     def apply(self, ctx: DayContext) -> None:
-        ctx.dc_stock[self.products] += self.qty
-        ctx.dc_on_order[self.products] -= self.ordered
+        # A load can hold a product twice (an order carried over from a day without a
+        # supplier truck, packed with today's): ``+=`` on a fancy index would add once.
+        np.add.at(ctx.dc_stock, self.products, self.qty)
+        np.subtract.at(ctx.dc_on_order, self.products, self.ordered)
         n = len(self.products)
         record_dc_txn(
             ctx.rec,

@@ -20,12 +20,12 @@ import simpy
 from simpy.events import ConditionValue
 
 from sim.contract import keys
+from sim.contract.vocab import TRUCK_STATUSES as STATUSES
 from sim.world.context import DayContext
 from sim.world.deliveries import DcDelivery, StoreDelivery
 from sim.world.inventory import record_dc_txn
 
 TRUCK_PALLETS = 26.0
-STATUSES = ("SCHEDULED", "LOADING", "IN_TRANSIT", "ARRIVED", "UNLOADING", "COMPLETED")
 SUPPLIER_KM = (120.0, 380.0)  # suppliers are a few hours' drive from the DC
 
 

@@ -15,11 +15,11 @@ import pyarrow as pa
 from sim.config.scenario import Scenario
 from sim.contract import keys
 from sim.contract.ids import readable_ids
+from sim.contract.vocab import AD_CHANNELS as CHANNELS
+from sim.contract.vocab import AD_DEVICES as DEVICES
 from sim.world.model import ShardMaster
 from sim.world.recorder import Recorder
 
-CHANNELS = ("SEARCH", "SOCIAL", "DISPLAY", "EMAIL")
-DEVICES = ("MOBILE", "DESKTOP", "TABLET")
 DEVICE_MIX = (0.60, 0.32, 0.08)
 CREATIVES = 4
 # online activity by UTC hour of the business day (which starts 10:00 UTC): US evenings

@@ -17,10 +17,10 @@ import pyarrow.compute as pc
 from sim.config.scenario import Scenario
 from sim.contract.rng import Stream, stream
 from sim.contract.schema import TABLES
+from sim.contract.vocab import ZONES
 from sim.contract.writer import read_table
 
 EPOCH = date(2000, 1, 1)
-ZONES = ("ENTRANCE", "GROCERY", "HOME", "APPAREL", "ELECTRONICS", "HEALTH", "CHECKOUT")
 DEPT_ZONE = {
     "Grocery": 1,
     "Home & Garden": 2,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -24,24 +23,14 @@ import simpy
 
 from sim.contract import keys
 from sim.contract.ids import readable_ids
+from sim.contract.vocab import FULFILLMENT_TYPES as TYPES
+from sim.contract.vocab import ORDER_STATUSES as STATUSES
 from sim.world.context import DayContext
 from sim.world.inventory import record_dc_txn, record_store_txn
 from sim.world.marketing import HOUR_WEIGHT
 from sim.world.segments import members
 from sim.world.visits import dedupe
 
-Fulfillment = Literal["SHIP_TO_HOME", "STORE_PICKUP", "SHIP_FROM_STORE"]  # online.fulfillment keys
-TYPES: tuple[Fulfillment, ...] = ("SHIP_TO_HOME", "STORE_PICKUP", "SHIP_FROM_STORE")
-STATUSES = (
-    "CREATED",
-    "ALLOCATED",
-    "PICKED",
-    "SHIPPED",
-    "READY",
-    "DELIVERED",
-    "PICKED_UP",
-    "CANCELLED",
-)
 HOUR = 3600.0
 
 

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
 
 import numpy as np
 
 from sim.config.scenario import Scenario
 from sim.contract.rng import Stream, stream
+from sim.contract.vocab import TENDERS
 from sim.world.model import Catalog
-
-Tender = Literal["CREDIT", "DEBIT", "CASH", "MOBILE"]  # the keys of shopping.tender_mix
-TENDERS: tuple[Tender, ...] = ("CREDIT", "DEBIT", "CASH", "MOBILE")
 
 
 @dataclass(frozen=True)
@@ -36,8 +33,10 @@ class Promotions:
         base = catalog.price if everyday is None else everyday
         rng = stream(sc.seed, Stream.PROMOTIONS, year, week)
         n = len(catalog.price)
-        on = rng.random(n) < sc.shopping.promo_share
-        on[0] = False
+        w = catalog.popularity[1:] ** sc.shopping.promo_popularity_bias
+        picked = rng.choice(n - 1, round(sc.shopping.promo_share * (n - 1)), False, w / w.sum())
+        on = np.zeros(n, dtype=bool)
+        on[picked + 1] = True
         pct = rng.choice(np.array([10, 15, 20, 25, 30]), n)
         price = np.where(on, np.round(base * (100 - pct) / 100), base)
         price = np.maximum(price, 1).astype(np.int64)

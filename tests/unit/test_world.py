@@ -107,6 +107,23 @@ def test_a_delivery_after_the_day_travels_in_the_checkpoint(
     assert (tomorrow.on_order[1, prods] == ctx.on_order[1, prods] - qty).all()
 
 
+def test_a_supplier_load_holding_a_product_twice_adds_both(
+    ctx: DayContext, rec: MemoryRecorder
+) -> None:
+    """An order carried over from a day without a supplier truck is packed with today's
+    order for the same product: the DC gets both, as its two RECEIPT rows say."""
+    (p,) = dry_products(ctx, 1)
+    prods, qty = np.array([p, p]), np.array([876, 687])
+    ctx.dc_on_order[p] += qty.sum()
+    stock = int(ctx.dc_stock[p])
+    ctx.schedule(DcDelivery(ctx.start + 60, prods, qty, qty, "SP-001-Y", ctx.day_no, 11))
+    ctx.env.run(until=ctx.start + 61)
+    txn = rec.table("dc_inventory_txn")
+    assert txn["QtyDelta"].to_pylist() == [876, 687]
+    assert ctx.dc_stock[p] == stock + 876 + 687
+    assert ctx.dc_on_order[p] == 0
+
+
 def test_an_online_orders_lines_go_through_a_legal_lifecycle(
     ctx: DayContext, rec: MemoryRecorder
 ) -> None:
