@@ -82,7 +82,8 @@ def test_master_and_check(api_run: tuple[Path, list[sim.Day]]) -> None:
     assert master["stores"].num_rows == 4
     assert master["products_master"].schema == TABLES["products_master"].arrow_schema()
     report = world.check()
-    assert report.ok and {c.status for c in report.checks} == {"PASS"}
+    changes = {"scd2_versions", "scd2_facts", "cdc_replay"}  # only with master_changes
+    assert report.ok and {c.status for c in report.checks if c.name not in changes} == {"PASS"}
     assert report.rows["facts/receipts"] == sum(d["receipts"].num_rows for d in api_run[1])
 
 

@@ -30,6 +30,7 @@ STREAMED = {  # what sim/run/events.py streams: every status of these tables is 
     "truck_moves": 6,
     "store_status": 2,
     "receipt_lines": 2,
+    "stores_cdc": 2,  # store_lifecycle_opened, store_lifecycle_closed
 }
 
 

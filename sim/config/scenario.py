@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from sim.config.calendar import first_day, last_day, parse_moment
+from sim.config.changes import MasterChanges
 from sim.config.clock import WallClock
 from sim.config.demand import Demand
 from sim.config.disruptions import Disruption
@@ -35,21 +36,11 @@ from sim.config.limits import (
 )
 from sim.config.realtime import RealtimeSettings
 from sim.config.secrets import redact
-from sim.config.section import Section
+from sim.config.section import Section, check_shares
 from sim.config.yamlfile import read_yaml
 from sim.errors import InputError
 
 TRIPS_PER_WEEK = 1.6  # grocery trips per shopper per week (FMI U.S. Grocery Shopper Trends 2018)
-
-
-def check_shares(name: str, shares: Mapping[Any, float]) -> None:
-    """Shares of a whole: each >= 0, together 1."""
-    negative = sorted(k for k, v in shares.items() if v < 0)
-    if negative:
-        raise ValueError(f"{name}: {negative[0]} is {shares[negative[0]]}, expected a share >= 0")
-    total = sum(shares.values())
-    if abs(total - 1) > 1e-6:
-        raise ValueError(f"{name} shares must add up to 1 (they add up to {total:g})")
 
 
 class Volume(Section):
@@ -290,6 +281,9 @@ class Scenario(Section):
     )
     disruptions: list[Disruption] = Field(
         default_factory=list, description="What-if events (docs/disruptions.md)."
+    )
+    master_changes: MasterChanges | None = Field(
+        None, description="Master data that changes, SCD2 + CDC (docs/lakehouse.md); off if absent."
     )
 
     @model_validator(mode="after")

@@ -31,6 +31,7 @@ class Stream(IntEnum):
     ONLINE = 27
     REVIEW = 28
     DAMAGE = 29
+    CHANGES = 30  # master data that changes (sim.master.changes)
 
 
 def stream(seed: int, name: Stream, *key: int) -> np.random.Generator:

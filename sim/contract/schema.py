@@ -8,9 +8,9 @@ each table's :class:`TableCode`, the number its TraceIds are derived from.
 
 from __future__ import annotations
 
-from enum import IntEnum
-
 from sim.contract import vocab as v
+from sim.contract.codes import TableCode  # noqa: F401 (re-exported: codes of the tables)
+from sim.contract.scd import VERSIONED, cdc_table, scd2_table
 from sim.contract.table import (  # noqa: F401 (the table types are re-exported)
     ARROW_TYPES,
     Column,
@@ -20,35 +20,6 @@ from sim.contract.table import (  # noqa: F401 (the table types are re-exported)
     coded,
 )
 from sim.contract.table import table as _t
-
-
-class TableCode(IntEnum):
-    """Each table's code in its TraceIds. Part of the output contract: never renumber;
-    a new table takes the next free number (tests/test_contract.py holds the list)."""
-
-    geographies_master = 0
-    distribution_centers = 1
-    stores = 2
-    trucks = 3
-    customers = 4
-    products_master = 5
-    dc_inventory_snapshots = 6
-    store_inventory_snapshots = 7
-    receipts = 8
-    receipt_lines = 9
-    store_inventory_txn = 10
-    foot_traffic = 11
-    ble_pings = 12
-    marketing = 13
-    dc_inventory_txn = 14
-    truck_moves = 15
-    online_orders = 16
-    reorder_triggered = 17
-    customer_entered = 18
-    payment_processed = 19
-    stockout_detected = 20
-    store_status = 21
-
 
 _TRACE = ("TraceId", "str", "Unique id of the fact, equal to the trace_id of its event.")
 _TS = ("EventTS", "ts", "When it happened (UTC).")
@@ -318,7 +289,10 @@ ONLINE = _t(
     status_events=v.ORDER_EVENTS,
     key="StoreID",
 )
-FACTS = (*FACTS, ONLINE)
+# master data that changes (sim.contract.scd): versions, and the change feed as facts
+SCD2: tuple[Table, ...] = tuple(scd2_table(t) for t in MASTER if t.name in VERSIONED)
+CHANGE_FEEDS: tuple[Table, ...] = tuple(cdc_table(t) for t in MASTER if t.name in VERSIONED)
+FACTS = (*FACTS, ONLINE, *CHANGE_FEEDS)
 
 EVENTS: tuple[Table, ...] = (
     _t(
@@ -385,7 +359,7 @@ EVENTS: tuple[Table, ...] = (
     ),
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (*MASTER, *FACTS, *EVENTS)}
+TABLES: dict[str, Table] = {t.name: t for t in (*MASTER, *FACTS, *EVENTS, *SCD2)}
 
 
 def table(name: str) -> Table:

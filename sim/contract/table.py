@@ -26,7 +26,7 @@ from typing import Literal
 import pyarrow as pa
 
 Kind = Literal["int", "str", "bool", "money", "float", "ts", "date"]
-TableKind = Literal["master", "fact", "event"]
+TableKind = Literal["master", "fact", "event", "scd2"]
 
 ARROW_TYPES: dict[str, pa.DataType] = {
     "int": pa.int64(),
@@ -75,10 +75,10 @@ class Table:
     @property
     def event_types(self) -> tuple[str, ...]:
         """Every event type the rows of this table are reported as."""
-        if self.kind == "master":
+        if self.kind in ("master", "scd2"):
             return ()
         main = tuple(e for _, e in self.status_events) or (self.event_type or self.name,)
-        return main + tuple(e for e, _ in self.also_events)
+        return tuple(dict.fromkeys(main + tuple(e for e, _ in self.also_events)))
 
     def arrow_schema(self) -> pa.Schema:
         return pa.schema(

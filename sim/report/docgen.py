@@ -18,7 +18,7 @@ from pydantic.fields import FieldInfo
 
 from sim.config.calendar import sim_origin_ms
 from sim.config.scenario import load_scenario
-from sim.contract.schema import EVENTS, FACTS, MASTER, Column, Table
+from sim.contract.schema import EVENTS, FACTS, MASTER, SCD2, Column, Table
 from sim.run.events import EventBatch, bodies
 from sim.run.feeder import StreamRecorder
 from sim.run.outbox import Outbox
@@ -54,7 +54,12 @@ def tables_page() -> str:
         "`2024-01-01T08:15:30.250Z`.",
         "",
     ]
-    for title, tables in (("Master (dimension) tables", MASTER), ("Fact tables", FACTS)):
+    sections = (
+        ("Master (dimension) tables", MASTER),
+        ("Fact tables", FACTS),
+        ("Versions of the master data (SCD2, with `master_changes`)", SCD2),
+    )
+    for title, tables in sections:
         out += [f"## {title}", ""]
         for t in tables:
             out += [f"### {t.name}", "", t.doc, "", *_columns(t), ""]
@@ -123,7 +128,7 @@ def events_page(root: Path) -> str:
 
 def _key_of(t: Table) -> str:
     return {"DCID": "`dc-<DCID>`", "NodeID": "`store-<id>` or `dc-<id>`"}.get(
-        t.key or "", "`store-<StoreID>`"
+        t.key or "", f"`store-<{t.key or 'StoreID'}>`"
     )
 
 
@@ -151,6 +156,9 @@ def _section(name: str, model: type[BaseModel], out: list[str]) -> None:
     nested = []
     for key, field in model.model_fields.items():
         ann = field.annotation
+        optional = [a for a in get_args(ann) if a is not type(None)]  # e.g. MasterChanges | None
+        if len(optional) == 1 and len(get_args(ann)) == 2:
+            ann = optional[0]
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             nested.append((f"{name}.{key}".strip("."), ann))
         out.append(f"| `{key}` | {_default(field)} | {field.description or ''} |")

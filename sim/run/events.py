@@ -91,6 +91,12 @@ def event_types(table: Table, rows: pa.Table) -> pa.Array:
             for status_, name in TRUCK_EVENTS.items():
                 out = pc.if_else(pc.equal(rows["Status"].combine_chunks(), status_), name, out)
         return out
+    if table.status_events:  # e.g. the change feeds: the event each Status names
+        status = rows["Status"].combine_chunks()
+        named = pa.nulls(rows.num_rows, pa.string())
+        for value, name in table.status_events:
+            named = pc.if_else(pc.equal(status, value), pa.scalar(name), named)
+        return named
     return pa.array(
         np.full(rows.num_rows, table.event_type or table.name, dtype=object), pa.string()
     )

@@ -24,6 +24,7 @@ from sim.errors import InputError, RunError
 from sim.master.build import build_master
 from sim.master.dictionaries import load_dictionaries
 from sim.master.write import STAGING, write_master
+from sim.run.dimensions import DIMENSIONS, write_versions
 from sim.run.files import FileRecorder
 from sim.run.lake import clear_staging, commit_days
 from sim.run.output import (
@@ -120,7 +121,7 @@ def remove_partial_files(root: Path) -> None:
     Delta rows it staged but did not commit, and master data it staged but did not move."""
     clear_staging(root)
     shutil.rmtree(root / STAGING, ignore_errors=True)
-    for folder in ("facts", "master", "closing"):
+    for folder in ("facts", "master", "closing", DIMENSIONS):
         for tmp in (root / folder).rglob(".*.tmp"):
             tmp.unlink(missing_ok=True)
 
@@ -230,8 +231,9 @@ def record_generated(
     write the closing snapshots, move the generation state on, drop older checkpoints.
     A Delta output commits the staged days first."""
     if sc.output.format == "delta":
-        commit_days(root, first, last)
+        commit_days(root, first, last, feeds=sc.master_changes is not None)
     write_closing(sc, root, list(range(1, sc.volume.dcs + 1)), last)
+    write_versions(sc, root, date.fromisoformat(state.first_day), last)
     state.last_day = last.isoformat()
     _merge(state.rows, rows)
     state.runs.append(

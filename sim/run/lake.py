@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.contract.delta import write_delta_day
-from sim.contract.schema import FACTS
+from sim.contract.schema import CHANGE_FEEDS, FACTS
 
 STAGING = "_staging"
 
@@ -36,14 +36,17 @@ def clear_staging(root: Path) -> None:
     shutil.rmtree(root / STAGING, ignore_errors=True)
 
 
-def commit_days(root: Path, first: date, last: date) -> dict[str, int]:
+def commit_days(root: Path, first: date, last: date, feeds: bool = False) -> dict[str, int]:
     """Commit days ``first`` .. ``last`` of every fact table from the staging area; return
-    rows committed per table. Then remove the staged files."""
+    rows committed per table. Then remove the staged files. The change feeds
+    (``<dim>_cdc``) are tables only with ``feeds`` (``master_changes`` on)."""
     rows: dict[str, int] = {}
     staged = root / STAGING / "facts"
     n = (last - first).days + 1
     for day in (first + timedelta(days=i) for i in range(n)):
         for spec in FACTS:
+            if spec in CHANGE_FEEDS and not feeds:
+                continue
             part = staged / spec.name / f"dt={day.isoformat()}"
             files = sorted(part.glob("part-*.parquet"))
             schema = spec.arrow_schema()

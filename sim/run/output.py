@@ -33,6 +33,8 @@ def dictionaries_digest(folder: Path) -> str:
 def settings(sc: Scenario, digest: str) -> dict[str, Any]:
     """What must not change between runs into the same output folder."""
     d = sc.model_dump(mode="json", exclude={"calendar", "paths", "realtime"})
+    if d.get("master_changes") is None:  # off: the state file is as before the option
+        d.pop("master_changes", None)
     d["dictionaries"] = digest
     return d
 

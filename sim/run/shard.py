@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from sim.config.calendar import sim_origin
 from sim.config.scenario import Scenario
+from sim.master.versions import timeline_for
 from sim.run.files import FileRecorder
 from sim.run.output import checkpoint_path
 from sim.world.day import Shard, ShardDay
@@ -60,6 +61,7 @@ def load_shard(
         Catalog.from_master(master),
         Disruptions.build(sc, master, shard, sim_origin(first_day), m.store_ids),
         first_day,
+        timeline_for(sc, master, first_day),
     )
 
 

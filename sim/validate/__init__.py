@@ -35,6 +35,7 @@ MODULES = (
     "attribution",
     "trucks",
     "online",
+    "changes",
 )
 for _name in MODULES:
     importlib.import_module(f"sim.validate.{_name}")

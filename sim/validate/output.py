@@ -24,7 +24,7 @@ from sim.contract.schema import TABLES, Table
 from sim.contract.writer import read_table
 from sim.errors import InputError
 
-SECTIONS = {"master": "master", "facts": "fact", "closing": "master"}  # section -> table kind
+SECTIONS = {"master": "master", "facts": "fact", "closing": "master", "dimensions": "scd2"}
 SUFFIXES = (".csv", ".parquet")
 _DT = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 _EPOCH = date(1970, 1, 1)

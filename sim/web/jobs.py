@@ -13,11 +13,12 @@ from typing import Any
 
 from sim.config.clock import WallClock
 from sim.config.secrets import redact
-from sim.contract.schema import TABLES
+from sim.contract.schema import CHANGE_FEEDS, TABLES
 from sim.errors import InputError
 from sim.web import backend
 
-FACT_TABLES = sorted(n for n, t in TABLES.items() if t.kind == "fact")
+FEEDS = {t.name for t in CHANGE_FEEDS}  # written only with master_changes
+FACT_TABLES = sorted(n for n, t in TABLES.items() if t.kind == "fact" and n not in FEEDS)
 
 
 class Cancelled(Exception):
@@ -61,6 +62,7 @@ class Job:
         rows = sum(self.rows.values())
         remaining = (total - done) / rate if rate > 0 and self.status == "running" else None
         every_shard_done = total > 0 and done >= total
+        tables = sorted(set(FACT_TABLES) | (FEEDS & set(self.rows)))  # feeds: if any rows
         return {
             "id": self.id,
             "kind": self.kind,
@@ -78,8 +80,8 @@ class Job:
             "shards": self.shards,
             "shard_days_done": done,
             "shard_days_total": total,
-            "tables_total": len(FACT_TABLES),
-            "tables_done": len(FACT_TABLES) if every_shard_done else 0,
+            "tables_total": len(tables),
+            "tables_done": len(tables) if every_shard_done else 0,
             "tables_in_progress": [] if every_shard_done else sorted(self.rows),
             "rows": rows,
             "rows_by_table": dict(sorted(self.rows.items())),

@@ -75,6 +75,9 @@ class DayContext:
     purchase_orders: dict[str, np.ndarray]  # due, product, qty
     truck_free: dict[int, float]  # trucks out past the end of the day: when they are back
     carried: list[Delivery] = field(default_factory=list)  # due after today
+    # master data that changes (None when it does not): products on sale, stores trading
+    sellable: np.ndarray | None = None  # bool by product id
+    trading: np.ndarray | None = None  # bool by store index in the shard
     hours: list[tuple[float, float]] = field(init=False)  # stores' opening hours today
     demand_today: np.ndarray = field(init=False)  # expected units per (store, product)
 
@@ -92,6 +95,15 @@ class DayContext:
     def _deliver(self, delivery: Delivery) -> Generator[simpy.Event, object, None]:
         yield self.env.timeout(max(delivery.at - self.env.now, 0))
         delivery.apply(self)
+
+    def assortment(self, s: int) -> np.ndarray:
+        """Product ids store ``s`` sells today: those it carries that are on sale."""
+        on = self.m.opening[s] > 0
+        return np.flatnonzero(on if self.sellable is None else on & self.sellable)
+
+    def trades(self, s: int) -> bool:
+        """Whether store ``s`` is open for business today (opened, not yet closed)."""
+        return self.trading is None or bool(self.trading[s])
 
     # -- clocks ----------------------------------------------------------------------
     def local(self, tz: str, hour: int) -> float:

@@ -22,6 +22,8 @@ from sim.config.calendar import day_start
 from sim.config.scenario import Scenario
 from sim.contract import keys
 from sim.contract.rng import Stream, stream
+from sim.master.versions import Timeline
+from sim.world.changes import day_catalog, record_changes
 from sim.world.context import DAY, DayContext
 from sim.world.disruptions import Disruptions
 from sim.world.logistics import Logistics
@@ -49,6 +51,7 @@ class Shard:
     catalog: Catalog
     disruptions: Disruptions
     first_day: date
+    changes: Timeline | None = None  # master data that changes (None: it never does)
 
 
 class ShardDay:
@@ -58,10 +61,13 @@ class ShardDay:
         sc, m = shard.sc, shard.m
         start = (day - shard.first_day).days * DAY
         factor = day_factor(day, sc.demand)
+        view = shard.changes.day(day) if shard.changes is not None else None
+        everyday = None if view is None else view.price
+        catalog = shard.catalog if view is None else day_catalog(shard.catalog, view.sellable)
         ctx = DayContext(
             sc=sc,
             m=m,
-            catalog=shard.catalog,
+            catalog=catalog,
             disruptions=shard.disruptions,
             env=simpy.Environment(initial_time=start),
             rec=rec,
@@ -71,11 +77,14 @@ class ShardDay:
             end=start + DAY,
             t0=day_start(shard.first_day).timestamp(),
             factor=factor,
-            promos=_promotions(shard, Promotions.for_day(sc, shard.catalog, day), start),
+            promos=_promotions(shard, Promotions.for_day(sc, shard.catalog, day, everyday), start),
             **state.stocks(),
         )
         self.ctx = ctx
         rec.start_day(day, ctx.end, state.deferred)
+        if view is not None:
+            ctx.sellable, ctx.trading = view.sellable, view.trading[m.store_ids]
+            record_changes(ctx, view)
         key = (m.shard, ctx.day_no)
         for delivery in state.deliveries:
             ctx.schedule(delivery)
@@ -144,6 +153,8 @@ class ShardDay:
         mine = (pending.store == s) & (pending.t < close_s - 1800)
         if ctx.factor <= 0:
             return np.zeros(len(pending.t), bool)
+        if not ctx.trades(s):  # not open yet, or closed for good: its ad visits are lost
+            return mine
         hour_starts = np.array([ctx.local(m.time_zones[s], h) for h in range(24)])
         traffic = ctx.factor * ctx.disruptions.traffic(s, (open_s + close_s) / 2)
         n = int(rng.poisson(sc.volume.customers_per_day * m.size[s] * traffic))
@@ -165,7 +176,7 @@ class ShardDay:
         customer = np.r_[who, ad.customer][order]
         imp_day = np.r_[np.full(n, -1), ad.imp_day][order]
         imp_seq = np.r_[np.full(n, -1), ad.imp_seq][order]
-        carried = np.flatnonzero(m.opening[s] > 0)
+        carried = ctx.assortment(s)
         srng = stream(sc.seed, Stream.SESSIONS, *key, s)
         visits = plan_visits(
             sc,

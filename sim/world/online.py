@@ -81,7 +81,7 @@ def draw_orders(ctx: DayContext, rng: np.random.Generator) -> Orders:
     product = np.empty(len(owner), dtype=np.int64)
     for s in np.unique(store):
         rows = np.flatnonzero(store[owner] == s)
-        carried = np.flatnonzero(m.opening[s] > 0)
+        carried = ctx.assortment(s)
         w = ctx.catalog.popularity[carried] * ctx.promos.lift[carried]
         product[rows] = carried[rng.choice(len(carried), len(rows), p=w / w.sum())]
     off, product, qty = dedupe(owner, product, 1 + rng.poisson(0.4, len(product)), n)

@@ -24,8 +24,13 @@ class Promotions:
     lift: np.ndarray  # demand multiplier per product
 
     @classmethod
-    def for_day(cls, sc: Scenario, catalog: Catalog, d: date) -> Promotions:
+    def for_day(
+        cls, sc: Scenario, catalog: Catalog, d: date, everyday: np.ndarray | None = None
+    ) -> Promotions:
+        """The week's promotions on ``everyday`` prices (the catalog's unless given: the
+        prices of the day when master data changes)."""
         year, week, _ = d.isocalendar()
+        base = catalog.price if everyday is None else everyday
         rng = stream(sc.seed, Stream.PROMOTIONS, year, week)
         n = len(catalog.price)
         w = catalog.popularity[1:] ** sc.shopping.promo_popularity_bias
@@ -33,7 +38,7 @@ class Promotions:
         on = np.zeros(n, dtype=bool)
         on[picked + 1] = True
         pct = rng.choice(np.array([10, 15, 20, 25, 30]), n)
-        price = np.where(on, np.round(catalog.price * (100 - pct) / 100), catalog.price)
+        price = np.where(on, np.round(base * (100 - pct) / 100), base)
         price = np.maximum(price, 1).astype(np.int64)
         codes = [f"PR{year}W{week:02d}-{p}" for p in (10, 15, 20, 25, 30)]
         code = np.where(on, pct // 5 - 2, -1)
