@@ -226,9 +226,11 @@ def stream_resume(request: Request) -> dict[str, Any]:
 def stream_speed(request: Request, body: SpeedRequest) -> dict[str, Any]:
     live = _c(request).live
     try:
-        live.restart_with({"speed": body.speed})
+        live.apply({"speed": body.speed})
     except InputError as e:
         raise _bad(e) from None
+    except backend.Busy as e:
+        raise _busy(e) from None
     return live.status()
 
 
@@ -279,11 +281,13 @@ def put_stream_config(request: Request, body: StreamConfig) -> dict[str, Any]:
     update = body.model_dump(exclude_none=True, exclude={"max_events_per_second"})
     try:
         if body.max_events_per_second is not None:
-            c.live.restart_with(update, body.max_events_per_second)
+            c.live.apply(update, body.max_events_per_second)
         else:
-            c.live.restart_with(update)
-    except InputError as e:
-        raise _bad(e) from None
+            c.live.apply(update)
+    except (InputError, ValueError) as e:
+        raise HTTPException(422, redact(str(e))) from None
+    except backend.Busy as e:
+        raise _busy(e) from None
     return c.stream_config()
 
 
@@ -312,6 +316,8 @@ def disruption_create(request: Request, body: DisruptionCreate) -> dict[str, Any
         return c.live.inject(body.entry(), body.hours())
     except InputError as e:
         raise HTTPException(422, redact(str(e))) from None
+    except backend.Busy as e:
+        raise _busy(e) from None
 
 
 @api.get("/disruption/list", tags=["disruption"])
@@ -321,7 +327,12 @@ def disruption_list(request: Request, active_only: bool = False) -> list[dict[st
 
 @api.delete("/disruption/{disruption_id}", tags=["disruption"])
 def disruption_cancel(request: Request, disruption_id: str) -> dict[str, Any]:
-    d = _c(request).live.cancel(disruption_id)
+    try:
+        d = _c(request).live.cancel(disruption_id)
+    except InputError as e:
+        raise HTTPException(409, redact(str(e))) from None
+    except backend.Busy as e:
+        raise _busy(e) from None
     if d is None:
         raise HTTPException(404, f"no disruption {disruption_id!r}")
     return d
@@ -329,7 +340,10 @@ def disruption_cancel(request: Request, disruption_id: str) -> dict[str, Any]:
 
 @api.post("/disruption/clear-all", tags=["disruption"])
 def disruption_clear_all(request: Request) -> dict[str, int]:
-    return {"cancelled": _c(request).live.clear_all()}
+    try:
+        return {"cancelled": _c(request).live.clear_all()}
+    except backend.Busy as e:
+        raise _busy(e) from None
 
 
 def scenarios_in(folder: Path) -> list[str]:

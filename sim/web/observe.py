@@ -23,10 +23,11 @@ class Observer:
         self.recent: list[dict[str, Any]] = []
         self.anchor: tuple[float, float] | None = None  # (sim seconds, wall seconds)
         self.last_ms = 0
+        self.paused = False  # no lag while the engine's clock is paused
         self.lock = threading.Lock()
 
     def lag(self) -> float:
-        if self.anchor is None or not self.last_ms:
+        if self.paused or self.anchor is None or not self.last_ms:
             return 0.0
         due = self.anchor[1] + (self.last_ms / 1000 - self.anchor[0]) / self.speed
         return max(0.0, self.wall.time() - due)

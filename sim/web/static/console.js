@@ -116,7 +116,7 @@ on("d-inject", async () => {
   for (const k of ["dc", "store"]) if ($("d-" + k).value) body[k] = Number($("d-" + k).value);
   for (const k of ["region", "category", "supplier"]) if ($("d-" + k).value) body[k] = $("d-" + k).value;
   for (const k of ["factor", "share", "discount"]) if ($("d-" + k).value) body[k] = Number($("d-" + k).value);
-  try { const d = await call("POST", "/api/disruption/create", body); $("d-result").textContent = `injected ${d.id} from ${d.starts}`; listDisruptions(); }
+  try { const d = await call("POST", "/api/disruption/create", body); $("d-result").textContent = `injected ${d.id} from ${d.starts}` + (d.effective_in_s === undefined ? " (next start)" : ` (in ${d.effective_in_s} simulated s)`); listDisruptions(); }
   catch (e) { $("d-result").textContent = e.message; }
 });
 async function listDisruptions() {
@@ -130,7 +130,7 @@ async function listDisruptions() {
     const c = tr.insertCell();
     if (d.active) { const b = document.createElement("button"); b.textContent = "Cancel"; b.className = "cancel";
       b.onclick = async () => { await call("DELETE", `/api/disruption/${d.id}`); listDisruptions(); }; c.appendChild(b); }
-    else c.textContent = "ended";
+    else c.textContent = d.status === "cancelled" ? "cancelled" : "ended";
   }
 }
 async function tick() {
