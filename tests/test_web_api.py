@@ -317,3 +317,28 @@ def test_no_secret_in_any_answer(generated: Path, tmp_path: Path) -> None:
 def test_serve_beyond_localhost_needs_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RETAIL_SIM_TOKEN", raising=False)
     assert run_cli("serve", "--scenario", TINY, "--host", "0.0.0.0") == 2
+
+
+def test_live_series_and_stores_short_of_stock(api: TestClient) -> None:
+    assert api.post("/api/stream/start", json={"speed": 20000}).status_code == 200
+    stats: dict = {}
+    stores: list = []
+    for _ in range(600):
+        stats = api.get("/api/stream/statistics").json()
+        stores = api.get("/api/stream/stores").json()
+        if len(stats["sales_per_minute"]) >= 3 and stores:
+            break
+        time.sleep(0.1)
+    assert api.post("/api/stream/stop").json()["state"] == "stopped"
+    sales = stats["sales_per_minute"]
+    assert len(sales) >= 3 and all(m["receipts"] >= 1 and m["sales"] > 0 for m in sales)
+    assert [m["minute"] for m in sales] == sorted({m["minute"] for m in sales})
+    assert sum(m["receipts"] for m in sales) <= stats["events_by_type"]["receipt_created"]
+    assert stats["samples"] and {"breaker", "retries", "dead_lettered", "lag_seconds"} <= set(
+        stats["samples"][-1]
+    )
+    assert stores and stores[0]["stockouts_seen"] >= 1, stores
+    assert {s["store"] for s in stores} <= {1, 2, 3, 4}
+    assert all(s["short_products"] == len(s["products"]) for s in stores)
+    page = api.get("/live").text
+    assert 'id="c-sales"' in page and 'id="stores"' in page and 'id="c-breaker"' in page

@@ -153,6 +153,8 @@ def test_console_in_chromium(server: tuple[str, Path, subprocess.Popen], tmp_pat
             page.wait_for_timeout(100)
         assert page.locator("#s-pos").inner_text() >= "2024-03-07T13:30"
         expect(page.locator("#recent tr")).not_to_have_count(1, timeout=20_000)
+        expect(page.locator("#stores tr")).not_to_have_count(1, timeout=20_000)  # stockouts
+        assert "receipts" in page.locator("#sales-last").inner_text()
         shot(page, tmp_path, "live-outage", taken)
         page.click("#row-d1 button.cancel")
         # cancelled; or ended: at x100000 the world is already simulated past its end

@@ -254,7 +254,16 @@ def stream_statistics(request: Request) -> dict[str, Any]:
         "breaker_state": point.get("breaker_state", "closed"),
         "state": live.state,
         "samples": list(live.samples),
+        "sales_per_minute": live.watch.sales(),
+        "stores_short": len([s for s in live.watch.stores() if s["short_products"]]),
     }
+
+
+@api.get("/stream/stores", tags=["stream"])
+def stream_stores(request: Request) -> list[dict[str, Any]]:
+    """The stores with stockouts the stream has shown, and how many products are short
+    (a ``stockout_detected`` not yet followed by a restocking ``inventory_updated``)."""
+    return _c(request).live.watch.stores()
 
 
 @api.get("/stream/events/recent", tags=["stream"])

@@ -33,7 +33,7 @@ from sim.contract.schema import TABLES
 from sim.errors import InputError
 from sim.run.lock import OutputLocked
 from sim.run.lock import output_lock as engine_lock
-from sim.web.observe import ObservedSink, Observer
+from sim.web.observe import ObservedSink, Observer, Watch
 from sim.web.tables import master_targets  # noqa: F401 - re-exported for the pages
 
 if TYPE_CHECKING:
@@ -280,6 +280,7 @@ class Stream:
         duration: float | None,
         wall: WallClock,
         cap: float | None,
+        watch: Watch | None = None,
     ) -> None:
         """A session of ``sc`` (the engine applies the folder's disruption overlay), its
         releases capped at ``cap`` events per second (None: the settings' cap)."""
@@ -289,7 +290,7 @@ class Stream:
             settings = settings.model_copy(
                 update={"max_events_per_second": cap, "emit_interval_ms": None}
             )
-        self.obs = obs = Observer(wall, settings.speed)
+        self.obs = obs = Observer(wall, settings.speed, watch)
         self.t0 = 0.0
 
         class Run(RealtimeRun):

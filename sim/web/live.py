@@ -22,6 +22,9 @@ from sim.config.clock import WallClock
 from sim.config.secrets import redact
 from sim.errors import InputError
 from sim.web import backend
+from sim.web.observe import Watch
+
+BREAKER = {"closed": 0, "half_open": 1, "half-open": 1, "open": 2}  # for the chart
 
 
 def _iso(sim: float) -> str:
@@ -49,6 +52,7 @@ class Live:
         self.totals: dict[str, int] = {}
         self.sent_before = 0
         self.samples: deque[dict[str, Any]] = deque(maxlen=120)
+        self.watch = Watch()  # sales per simulated minute, stores short of stock
         self.kept: list[dict[str, Any]] = []  # last events of ended sessions
         self._prev: tuple[float, dict[str, int]] = (time.monotonic(), {})
         self.lock = threading.RLock()
@@ -63,7 +67,7 @@ class Live:
         if self.deadline is not None:
             pos = backend.stream_position(self.output) or self.wall.time()
             duration = max(0.001, self.deadline - pos)
-        stream = backend.Stream(sc, settings, duration, self.wall, self.cap)
+        stream = backend.Stream(sc, settings, duration, self.wall, self.cap, self.watch)
         self.stream, self.error = stream, None
         self.sessions += 1
         self.thread = threading.Thread(target=self._run, args=(stream,), daemon=True)
@@ -125,6 +129,7 @@ class Live:
             pos = backend.stream_position(self.output) or self.wall.time()
             self.deadline = pos + duration if duration else None
             self.totals, self.sent_before, self.samples = {}, 0, deque(maxlen=120)
+            self.watch = Watch()
             self.kept = []
             self.started_at = self.wall.now().isoformat()
             try:
@@ -303,6 +308,7 @@ class Live:
             "rates": {k: round((v - prev.get(k, 0)) / dt, 2) for k, v in counts.items()},
             **self.metrics(),
         }
+        point["breaker"] = BREAKER.get(point.get("breaker_state", "closed"), 0)
         self._prev = (now, counts)
         self.samples.append(point)
         return point

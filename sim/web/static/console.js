@@ -142,6 +142,16 @@ async function tick() {
     chart($("c-rates"), names.map((n) => stats.samples.map((p) => p.rates[n] || 0)), names);
     chart($("c-lag"), [stats.samples.map((p) => p.lag_seconds || 0)]);
     chart($("c-dlq"), [stats.samples.map((p) => p.dead_lettered || 0), stats.samples.map((p) => p.retries || 0)]);
+    chart($("c-breaker"), [stats.samples.map((p) => p.breaker || 0)]);
+    const sales = stats.sales_per_minute;
+    chart($("c-sales"), [sales.map((m) => m.sales)]);
+    const last = sales[sales.length - 1];
+    $("sales-last").textContent = last ? `${last.minute}: ${last.receipts} receipts, $${fmt(last.sales)}` : "-";
+    const stores = await call("GET", "/api/stream/stores");
+    const st2 = $("stores");
+    st2.innerHTML = "<tr><th>store</th><th>products short</th><th>stockouts seen</th><th>since</th><th>products</th></tr>";
+    for (const x of stores) { const tr = st2.insertRow(); tr.id = "store-" + x.store; tr.className = x.short_products ? "short" : "";
+      for (const v of [x.store, x.short_products, x.stockouts_seen, x.since || "-", x.products.join(", ")]) tr.insertCell().textContent = v; }
     const t = $("recent");
     t.innerHTML = "<tr><th>event_type</th><th>EventTS</th><th>key</th><th>payload</th></tr>";
     for (const e of recent) { const tr = t.insertRow(); const p = e.payload || {};
