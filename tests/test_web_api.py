@@ -342,3 +342,28 @@ def test_live_series_and_stores_short_of_stock(api: TestClient) -> None:
     assert all(s["short_products"] == len(s["products"]) for s in stores)
     page = api.get("/live").text
     assert 'id="c-sales"' in page and 'id="stores"' in page and 'id="c-breaker"' in page
+
+
+def test_use_a_saved_scenario_for_the_next_run(api: TestClient, tmp_path: Path) -> None:
+    c = api.app.state.console
+    text = api.get("/api/scenario").json()["text"]
+    other = text.replace("seed: ", "seed: 7", 1) if "seed: " in text else text
+    assert api.post("/api/scenario/save", json={"text": other, "name": "other.yaml"}).is_success
+    assert api.put("/api/scenario", json={"name": "nope.yaml"}).status_code == 404
+    assert api.put("/api/scenario", json={"name": "../x.yaml"}).status_code == 422
+    (tmp_path / "broken.yaml").write_text(text.replace("stores: 4", "stores: -4"))
+    bad = api.put("/api/scenario", json={"name": "broken.yaml"})
+    assert bad.status_code == 422 and "volume.stores" in bad.json()["detail"]
+    assert api.post("/api/stream/start", json={"speed": 60}).status_code == 200
+    busy = api.put("/api/scenario", json={"name": "other.yaml"})
+    assert busy.status_code == 409 and "stream" in busy.json()["detail"]
+    assert api.post("/api/stream/stop").json()["state"] == "stopped"
+    used = api.put("/api/scenario", json={"name": "other.yaml"})
+    assert used.status_code == 200 and used.json()["scenario"] == str(tmp_path / "other.yaml")
+    assert c.jobs.scenario == c.live.scenario == tmp_path / "other.yaml"
+    assert api.get("/api/overview").json()["scenario"] == str(tmp_path / "other.yaml")
+    assert "other.yaml" in api.get("/scenario").text and 'id="use"' in api.get("/scenario").text
+    j = api.post("/api/jobs/generate", json={"workers": 1})
+    assert j.status_code == 202
+    assert api.put("/api/scenario", json={"name": "tiny.yaml"}).status_code == 409  # a job
+    wait_job(api, j.json()["id"])

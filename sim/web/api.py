@@ -24,6 +24,7 @@ from sim.web.models import (
     GenerateRequest,
     ScenarioSave,
     ScenarioText,
+    ScenarioUse,
     SpeedRequest,
     StreamConfig,
     StreamStart,
@@ -82,6 +83,19 @@ def scenario_save(request: Request, body: ScenarioSave) -> dict[str, Any]:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(body.text, encoding="utf-8")
     return {"saved": f"scenarios/{body.name}"}
+
+
+@api.put("/scenario", tags=["scenario"])
+def scenario_use(request: Request, body: ScenarioUse) -> dict[str, Any]:
+    """Use ``scenarios/NAME`` for the next generate and stream (409 while one runs)."""
+    try:
+        return _c(request).use_scenario(body.name)
+    except FileNotFoundError as e:
+        raise HTTPException(404, str(e)) from None
+    except InputError as e:
+        raise HTTPException(422, redact(str(e))) from None
+    except backend.Busy as e:
+        raise _busy(e) from None
 
 
 # -- generation jobs -------------------------------------------------------------------

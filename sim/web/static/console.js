@@ -25,6 +25,12 @@ on("save", async () => {
   }
 });
 
+on("use", async () => {
+  const name = $("save-name").value.trim() || $("use").dataset.name;
+  try { const r = await call("PUT", "/api/scenario", {name}); $("in-use").textContent = r.scenario; $("use-result").textContent = "in use"; }
+  catch (e) { $("use-result").textContent = e.message; }
+});
+
 // -- Generate ---------------------------------------------------------------------------
 function watch(id) {
   $("gen-cancel").disabled = false;
