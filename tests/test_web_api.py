@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -176,55 +176,106 @@ def test_bad_bodies_are_422_naming_the_field(api: TestClient) -> None:
     r = api.post("/api/disruption/create", json={"kind": "meteor", "dc": 1})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "kind"]
     r = api.post("/api/disruption/create", json={"kind": "dc_outage", "dc": 99})
-    assert r.status_code == 422 and "disruption.dc: 99" in r.json()["detail"]
+    assert r.status_code == 422 and "disruptions.0.dc: 99 is not one of" in r.json()["detail"]
     r = api.post("/api/disruption/create", json={"kind": "truck_delay"})
     assert r.status_code == 422 and "factor" in r.json()["detail"]
     assert api.post("/api/jobs/generate", json={"workers": 0}).status_code == 422
 
 
-def test_stream_inject_cancel_stop(api: TestClient) -> None:
+def wait_status(c: TestClient, ok: Callable[[dict], bool], what: str) -> dict:
+    for _ in range(600):
+        st = c.get("/api/stream/status").json()
+        if ok(st):
+            return st
+        time.sleep(0.1)
+    raise AssertionError(f"{what}: {st}")
+
+
+def ms(iso: str) -> int:
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def test_stream_steered_live_without_a_restart(api: TestClient) -> None:
     out = Path(api.app.state.console.output)
     types = api.get("/api/stream/event-types").json()
     assert "truck_departed" in types and "receipt_created" in types
-    r = api.post(
-        "/api/stream/start", json={"sink": "jsonl", "speed": 1200, "emit_interval_ms": 100}
-    )
-    assert r.status_code == 200 and r.json()["max_events_per_second"] == 10.0
+    # speed 1 while injecting: the world runs only the look-ahead (3 h) past 10:00
+    r = api.post("/api/stream/start", json={"sink": "jsonl", "speed": 1, "emit_interval_ms": 10})
+    assert r.status_code == 200 and r.json()["max_events_per_second"] == 100.0
     assert api.post("/api/stream/start", json={}).status_code == 409
     assert api.post("/api/jobs/generate", json={}).status_code == 409
-    d = api.post("/api/disruption/create", json={"type": "truck_breakdown", "dc": 2})
-    assert d.status_code == 200 and d.json()["kind"] == "truck_delay" and d.json()["factor"] == 3.0
+    d = api.post(
+        "/api/disruption/create", json={"kind": "dc_outage", "dc": 1, "duration_hours": 12}
+    )
+    assert d.status_code == 200, d.text
+    d1 = d.json()
+    assert d1["id"] == "d1" and d1["source"] == "inject" and d1["effective_in_s"] >= 0
     listed = api.get("/api/disruption/list", params={"active_only": True}).json()
-    assert [x["id"] for x in listed] == ["d1"]
-    assert api.delete("/api/disruption/d1").status_code == 200
+    assert [x["id"] for x in listed] == ["d1"] and listed[0]["dc"] == 1
+    bad = api.post("/api/disruption/create", json={"kind": "dc_outage", "dc": 9})
+    assert bad.status_code == 422 and "disruptions.1.dc: 9 is not one of" in bad.json()["detail"]
+    assert api.post("/api/stream/speed", json={"speed": 3000}).json()["speed"] == 3000
+    assert api.put("/api/stream/config", json={"max_events_per_second": 5000}).status_code == 200
+    st = wait_status(api, lambda s: s["position"] >= "2024-03-06T13:30", "past DC 1's hours")
+    assert st["session"] == 1 and st["state"] == "running"  # never restarted
+    more = wait_status(api, lambda s: s["released"] > st["released"], "releases go on")
+    assert more["session"] == 1
+    gone = api.delete("/api/disruption/d1")
+    assert gone.status_code == 200 and gone.json()["status"] == "cancelled", gone.text
+    assert api.delete("/api/disruption/d1").status_code == 409  # already cancelled
     assert api.delete("/api/disruption/d9").status_code == 404
-    for _ in range(100):
-        if api.get("/api/stream/statistics").json()["events_sent"] >= 20:
-            break
-        time.sleep(0.1)
+    old = api.post("/api/disruption/create", json={"type": "truck_breakdown", "dc": 2})
+    assert old.status_code == 200 and old.json()["kind"] == "truck_delay"
+    assert old.json()["factor"] == 3.0 and old.json()["id"] == "d2"
+    assert api.post("/api/disruption/clear-all").json() == {"cancelled": 1}
     stats = api.get("/api/stream/statistics").json()
     assert stats["events_sent"] >= 20 and sum(stats["events_by_type"].values()) >= 20
     recent = api.get("/api/stream/events/recent", params={"limit": 5}).json()
     assert len(recent) == 5 and {"event_type", "payload", "trace_id"} <= set(recent[0])
     assert api.get("/api/stream/health").json()["healthy"]
+    assert api.get("/api/stream/status").json()["session"] == 1
     stopped = api.post("/api/stream/stop").json()
     assert stopped["state"] == "stopped"
     lines = (out / "realtime" / "events.jsonl").read_bytes().splitlines()
     assert len(lines) >= stopped["events_sent"] and orjson.loads(lines[0])["event_type"]
     assert (out / "realtime" / "state.json").exists()
-    overlay = backend.load_overlay(out)
-    assert overlay[0]["kind"] == "truck_delay" and ("end" in overlay[0] or overlay == [])
+    rec = next(x for x in backend.load_overlay(out) if x["id"] == "d1")
+    a, b = ms(rec["start"]), ms(rec["end"])
+    assert b - a > 3600 * 1000 and rec["status"] == "cancelled"
+    events = [orjson.loads(x) for x in lines]
+    left = [e["payload"] for e in events if e["event_type"] == "truck_departed"]
+    dc1 = [ms(p["EventTS"]) for p in left if p["DCID"] == 1]
+    # no truck leaves DC 1 while it is out (one loaded before it began may: an hour)
+    assert [t for t in dc1 if a + 3600 * 1000 <= t < b] == [], rec
+    assert a < ms(more["position"]), rec  # the stream went through part of the outage
+    assert [p for p in left if p["DCID"] == 2], "DC 2's trucks kept moving"
+
+
+def test_disruption_recorded_for_the_next_run_when_stopped(api: TestClient) -> None:
+    out = Path(api.app.state.console.output)
+    d = api.post("/api/disruption/create", json={"kind": "dc_outage", "dc": 2, "duration_hours": 2})
+    assert d.status_code == 200 and d.json()["source"] == "web" and d.json()["active"]
+    assert backend.load_overlay(out)[0]["start"].startswith("2024-03-06T10:00")
+    gone = api.delete("/api/disruption/d1").json()  # the clock moved on: it ends now
+    assert gone["status"] == "cancelled" and not gone["active"]
+    assert api.get("/api/disruption/list", params={"active_only": True}).json() == []
+    again = api.post("/api/disruption/create", json={"kind": "dc_outage", "dc": 2})
+    assert again.json()["id"] == "d2"  # ids are never reused
 
 
 def test_pause_resume_keeps_position(api: TestClient) -> None:
     assert api.post("/api/stream/start", json={"speed": 600}).status_code == 200
-    time.sleep(1.0)
+    wait_status(api, lambda s: s["released"] > 0, "first releases")
     paused = api.post("/api/stream/pause").json()
     assert paused["state"] == "paused"
     assert api.post("/api/stream/pause").status_code == 409
+    time.sleep(0.5)
+    still = api.get("/api/stream/status").json()
+    assert still["position"] == paused["position"] or still["released"] == paused["released"]
     resumed = api.post("/api/stream/resume").json()
     assert resumed["state"] == "running" and resumed["position"] >= paused["position"]
     assert api.post("/api/stream/speed", json={"speed": 120}).json()["speed"] == 120
+    assert api.get("/api/stream/status").json()["session"] == 1
     assert api.post("/api/stream/stop").json()["state"] == "stopped"
 
 
@@ -266,3 +317,53 @@ def test_no_secret_in_any_answer(generated: Path, tmp_path: Path) -> None:
 def test_serve_beyond_localhost_needs_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RETAIL_SIM_TOKEN", raising=False)
     assert run_cli("serve", "--scenario", TINY, "--host", "0.0.0.0") == 2
+
+
+def test_live_series_and_stores_short_of_stock(api: TestClient) -> None:
+    assert api.post("/api/stream/start", json={"speed": 20000}).status_code == 200
+    stats: dict = {}
+    stores: list = []
+    for _ in range(600):
+        stats = api.get("/api/stream/statistics").json()
+        stores = api.get("/api/stream/stores").json()
+        if len(stats["sales_per_minute"]) >= 3 and stores:
+            break
+        time.sleep(0.1)
+    assert api.post("/api/stream/stop").json()["state"] == "stopped"
+    sales = stats["sales_per_minute"]
+    assert len(sales) >= 3 and all(m["receipts"] >= 1 and m["sales"] > 0 for m in sales)
+    assert [m["minute"] for m in sales] == sorted({m["minute"] for m in sales})
+    assert sum(m["receipts"] for m in sales) <= stats["events_by_type"]["receipt_created"]
+    assert stats["samples"] and {"breaker", "retries", "dead_lettered", "lag_seconds"} <= set(
+        stats["samples"][-1]
+    )
+    assert stores and stores[0]["stockouts_seen"] >= 1, stores
+    assert {s["store"] for s in stores} <= {1, 2, 3, 4}
+    assert all(s["short_products"] == len(s["products"]) for s in stores)
+    page = api.get("/live").text
+    assert 'id="c-sales"' in page and 'id="stores"' in page and 'id="c-breaker"' in page
+
+
+def test_use_a_saved_scenario_for_the_next_run(api: TestClient, tmp_path: Path) -> None:
+    c = api.app.state.console
+    text = api.get("/api/scenario").json()["text"]
+    other = text.replace("seed: ", "seed: 7", 1) if "seed: " in text else text
+    assert api.post("/api/scenario/save", json={"text": other, "name": "other.yaml"}).is_success
+    assert api.put("/api/scenario", json={"name": "nope.yaml"}).status_code == 404
+    assert api.put("/api/scenario", json={"name": "../x.yaml"}).status_code == 422
+    (tmp_path / "broken.yaml").write_text(text.replace("stores: 4", "stores: -4"))
+    bad = api.put("/api/scenario", json={"name": "broken.yaml"})
+    assert bad.status_code == 422 and "volume.stores" in bad.json()["detail"]
+    assert api.post("/api/stream/start", json={"speed": 60}).status_code == 200
+    busy = api.put("/api/scenario", json={"name": "other.yaml"})
+    assert busy.status_code == 409 and "stream" in busy.json()["detail"]
+    assert api.post("/api/stream/stop").json()["state"] == "stopped"
+    used = api.put("/api/scenario", json={"name": "other.yaml"})
+    assert used.status_code == 200 and used.json()["scenario"] == str(tmp_path / "other.yaml")
+    assert c.jobs.scenario == c.live.scenario == tmp_path / "other.yaml"
+    assert api.get("/api/overview").json()["scenario"] == str(tmp_path / "other.yaml")
+    assert "other.yaml" in api.get("/scenario").text and 'id="use"' in api.get("/scenario").text
+    j = api.post("/api/jobs/generate", json={"workers": 1})
+    assert j.status_code == 202
+    assert api.put("/api/scenario", json={"name": "tiny.yaml"}).status_code == 409  # a job
+    wait_job(api, j.json()["id"])

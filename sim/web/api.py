@@ -24,6 +24,7 @@ from sim.web.models import (
     GenerateRequest,
     ScenarioSave,
     ScenarioText,
+    ScenarioUse,
     SpeedRequest,
     StreamConfig,
     StreamStart,
@@ -82,6 +83,19 @@ def scenario_save(request: Request, body: ScenarioSave) -> dict[str, Any]:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(body.text, encoding="utf-8")
     return {"saved": f"scenarios/{body.name}"}
+
+
+@api.put("/scenario", tags=["scenario"])
+def scenario_use(request: Request, body: ScenarioUse) -> dict[str, Any]:
+    """Use ``scenarios/NAME`` for the next generate and stream (409 while one runs)."""
+    try:
+        return _c(request).use_scenario(body.name)
+    except FileNotFoundError as e:
+        raise HTTPException(404, str(e)) from None
+    except InputError as e:
+        raise HTTPException(422, redact(str(e))) from None
+    except backend.Busy as e:
+        raise _busy(e) from None
 
 
 # -- generation jobs -------------------------------------------------------------------
@@ -226,9 +240,11 @@ def stream_resume(request: Request) -> dict[str, Any]:
 def stream_speed(request: Request, body: SpeedRequest) -> dict[str, Any]:
     live = _c(request).live
     try:
-        live.restart_with({"speed": body.speed})
+        live.apply({"speed": body.speed})
     except InputError as e:
         raise _bad(e) from None
+    except backend.Busy as e:
+        raise _busy(e) from None
     return live.status()
 
 
@@ -252,7 +268,16 @@ def stream_statistics(request: Request) -> dict[str, Any]:
         "breaker_state": point.get("breaker_state", "closed"),
         "state": live.state,
         "samples": list(live.samples),
+        "sales_per_minute": live.watch.sales(),
+        "stores_short": len([s for s in live.watch.stores() if s["short_products"]]),
     }
+
+
+@api.get("/stream/stores", tags=["stream"])
+def stream_stores(request: Request) -> list[dict[str, Any]]:
+    """The stores with stockouts the stream has shown, and how many products are short
+    (a ``stockout_detected`` not yet followed by a restocking ``inventory_updated``)."""
+    return _c(request).live.watch.stores()
 
 
 @api.get("/stream/events/recent", tags=["stream"])
@@ -279,11 +304,13 @@ def put_stream_config(request: Request, body: StreamConfig) -> dict[str, Any]:
     update = body.model_dump(exclude_none=True, exclude={"max_events_per_second"})
     try:
         if body.max_events_per_second is not None:
-            c.live.restart_with(update, body.max_events_per_second)
+            c.live.apply(update, body.max_events_per_second)
         else:
-            c.live.restart_with(update)
-    except InputError as e:
-        raise _bad(e) from None
+            c.live.apply(update)
+    except (InputError, ValueError) as e:
+        raise HTTPException(422, redact(str(e))) from None
+    except backend.Busy as e:
+        raise _busy(e) from None
     return c.stream_config()
 
 
@@ -312,6 +339,8 @@ def disruption_create(request: Request, body: DisruptionCreate) -> dict[str, Any
         return c.live.inject(body.entry(), body.hours())
     except InputError as e:
         raise HTTPException(422, redact(str(e))) from None
+    except backend.Busy as e:
+        raise _busy(e) from None
 
 
 @api.get("/disruption/list", tags=["disruption"])
@@ -321,7 +350,12 @@ def disruption_list(request: Request, active_only: bool = False) -> list[dict[st
 
 @api.delete("/disruption/{disruption_id}", tags=["disruption"])
 def disruption_cancel(request: Request, disruption_id: str) -> dict[str, Any]:
-    d = _c(request).live.cancel(disruption_id)
+    try:
+        d = _c(request).live.cancel(disruption_id)
+    except InputError as e:
+        raise HTTPException(409, redact(str(e))) from None
+    except backend.Busy as e:
+        raise _busy(e) from None
     if d is None:
         raise HTTPException(404, f"no disruption {disruption_id!r}")
     return d
@@ -329,7 +363,10 @@ def disruption_cancel(request: Request, disruption_id: str) -> dict[str, Any]:
 
 @api.post("/disruption/clear-all", tags=["disruption"])
 def disruption_clear_all(request: Request) -> dict[str, int]:
-    return {"cancelled": _c(request).live.clear_all()}
+    try:
+        return {"cancelled": _c(request).live.clear_all()}
+    except backend.Busy as e:
+        raise _busy(e) from None
 
 
 def scenarios_in(folder: Path) -> list[str]:

@@ -2,12 +2,11 @@
 sim.validate and sim.report (and sim.master), so the engine can change under it.
 
 Everything here is synchronous and blocking; :mod:`sim.web.jobs` and :mod:`sim.web.live`
-run it in threads. Live control (pause, speed, inject, cancel) is done by stopping the
-real-time session (its position is saved) and starting it again with new settings or
-with a disruption added to the engine's overlay (``OUTPUT/realtime/disruptions.json``,
-:mod:`sim.run.overlay`, the same file ``python -m sim control ... inject`` records to):
-every run applies the overlay, so the day is rebuilt from its checkpoint with it and the
-stream and the day's files describe one world. The rate cap is the engine's.
+run it in threads. A running stream is steered through the engine's live control
+(:meth:`Stream.control`: pause, resume, speed, rate cap, event types, inject and cancel
+a disruption), without restarting the session. With no stream running, a disruption is
+recorded in the engine's overlay (``OUTPUT/realtime/disruptions.json``,
+:mod:`sim.run.overlay`) for the next run, validated as the engine's ``inject`` does.
 """
 
 from __future__ import annotations
@@ -23,30 +22,29 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import TypeAdapter
 from rich.console import Console
 
 from sim.config.clock import WallClock
-from sim.config.disruptions import Disruption
 from sim.config.scenario import Period, Scenario, load_scenario, resolve_period
 from sim.config.secrets import redact
 from sim.contract.schema import TABLES
 from sim.errors import InputError
 from sim.run.lock import OutputLocked
 from sim.run.lock import output_lock as engine_lock
-from sim.web.observe import ObservedSink, Observer
-from sim.web.tables import master_targets
+from sim.web.observe import ObservedSink, Observer, Watch
+from sim.web.tables import master_targets  # noqa: F401 - re-exported for the pages
 
 if TYPE_CHECKING:
     from sim.run.outbox import Outbox
     from sim.run.pacing import Clock
     from sim.sinks.base import Sink
 
+READY_S = 60.0  # how long a live command waits for a session that is still setting up
+T = TypeVar("T")
 GENERATED = ("master", "facts", "closing", "state", "dead_letter", "realtime")
 STATE_FILE = "generation_state.json"
-DISRUPTION = TypeAdapter(Disruption)
 
 
 class Busy(Exception):
@@ -207,40 +205,51 @@ def event_types() -> list[str]:
 def load_overlay(root: Path) -> list[dict[str, Any]]:
     """The live disruptions recorded for ``root`` (entries that never applied left out)."""
     from sim.run.overlay import NO_EFFECT
+
+    return [d for d in raw_overlay(root) if d.get("status") != NO_EFFECT]
+
+
+def raw_overlay(root: Path) -> list[dict[str, Any]]:
+    """Every entry of the folder's overlay (:mod:`sim.run.overlay`)."""
     from sim.run.overlay import load_overlay as engine_overlay
 
-    return [d for d in engine_overlay(root) if d.get("status") != NO_EFFECT]
+    return engine_overlay(root)
 
 
-def save_overlay(root: Path, entries: list[dict[str, Any]]) -> None:
-    """Replace the overlay with ``entries``, keeping the entries that never applied."""
-    from sim.run.overlay import NO_EFFECT
-    from sim.run.overlay import load_overlay as engine_overlay
+def write_overlay(root: Path, entries: list[dict[str, Any]]) -> None:
+    """Replace the folder's overlay with ``entries`` (atomically)."""
     from sim.run.overlay import save_overlay as engine_save
 
-    kept = [d for d in engine_overlay(root) if d.get("status") == NO_EFFECT]
-    engine_save(root, [*kept, *({"status": "live", "source": "web", **d} for d in entries)])
+    engine_save(root, entries)
 
 
-def check_disruption(root: Path, entry: dict[str, Any]) -> dict[str, Any]:
-    """A disruption validated as in a scenario file, its targets against the master data."""
-    from pydantic import ValidationError
+def no_effect() -> str:
+    """The overlay status of an entry that never applied."""
+    from sim.run.overlay import NO_EFFECT
 
-    try:
-        d = DISRUPTION.validate_python(entry)
-    except ValidationError as e:
-        msg = "; ".join(
-            f"disruption.{'.'.join(map(str, x['loc']))}: {x['msg']}"
-            for x in e.errors(include_input=False, include_url=False)
-        )
-        raise InputError(msg) from None
-    known = master_targets(root)
-    for field, values in known.items():
-        value = getattr(d, field, None)
-        if value is not None and value not in values:
-            sample = ", ".join(map(str, values[:6])) + (", ..." if len(values) > 6 else "")
-            raise InputError(f"disruption.{field}: {value!r} is not one of ({sample})")
+    return NO_EFFECT
+
+
+def check_disruption(sc: Scenario, root: Path, entry: dict[str, Any]) -> dict[str, Any]:
+    """A disruption validated as the engine's ``inject`` does (the scenario file's models
+    and messages, its targets against the master data), for the next run's overlay."""
+    from sim.run.overlay import model_of
+    from sim.run.steer import parse
+    from sim.world.disruptions import check_targets
+    from sim.world.model import load_master
+
+    before = [*sc.disruptions, *(model_of(x) for x in load_overlay(root))]
+    d = parse(entry, len(before))
+    master = load_master(root, sc.output.format)
+    check_targets(sc.model_copy(update={"disruptions": [*before, d]}), master, "inject")
     return d.model_dump(mode="json", exclude_none=True)
+
+
+def next_id(root: Path) -> str:
+    """The id the engine would give the next live disruption (``d1``, ``d2``, ...)."""
+    ids = [x.get("id") for x in raw_overlay(root)]
+    nums = [int(i[1:]) for i in ids if isinstance(i, str) and i[:1] == "d" and i[1:].isdigit()]
+    return f"d{max(nums, default=0) + 1}"
 
 
 def stream_position(root: Path) -> float | None:
@@ -271,6 +280,7 @@ class Stream:
         duration: float | None,
         wall: WallClock,
         cap: float | None,
+        watch: Watch | None = None,
     ) -> None:
         """A session of ``sc`` (the engine applies the folder's disruption overlay), its
         releases capped at ``cap`` events per second (None: the settings' cap)."""
@@ -280,7 +290,7 @@ class Stream:
             settings = settings.model_copy(
                 update={"max_events_per_second": cap, "emit_interval_ms": None}
             )
-        self.obs = obs = Observer(wall, settings.speed)
+        self.obs = obs = Observer(wall, settings.speed, watch)
         self.t0 = 0.0
 
         class Run(RealtimeRun):
@@ -325,6 +335,35 @@ class Stream:
             loop.call_soon_threadsafe(self.run_.stop.set)
         else:
             self.run_.stop.set()
+
+    def control(self, command: Callable[[Any], T], steering: bool = False) -> T:
+        """Thread-safe: ``command(control)`` run on the session's own loop (the engine's
+        :class:`sim.run.control.Control`); waits while the session sets up (up to
+        :data:`READY_S`; with ``steering``, until today's world is built)."""
+        deadline = time.monotonic() + READY_S
+        ctl = self.run_.control
+        while self.loop is None or (steering and ctl.steering is None) or ctl.releaser is None:
+            if self.run_.stop.is_set() or time.monotonic() > deadline:
+                raise Busy("the stream is still setting up today's world; try again")
+            time.sleep(0.05)
+        loop = self.loop
+
+        async def run() -> T:
+            return command(ctl)
+
+        try:
+            return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=READY_S)
+        except RuntimeError:  # the loop closed: the session ended meanwhile
+            raise Busy("the stream ended; start it again") from None
+
+    def released(self) -> int:
+        """Events the session released so far."""
+        return int(self.run_.report.released)
+
+    def position(self) -> float | None:
+        """Simulated epoch seconds the session released up to (None before the first)."""
+        ms = self.run_.released_ms
+        return ms / 1000 if ms else None
 
     def metrics(self) -> dict[str, Any]:
         m = self.sink.metrics if self.sink else None

@@ -1,10 +1,12 @@
-"""The live stream the console drives: start, stop, pause, resume, speed, rate cap and
-live disruptions, on top of :class:`sim.web.backend.Stream` sessions.
+"""The live stream the console drives: start, stop, pause, resume, speed, rate cap,
+event types and live disruptions, on top of :class:`sim.web.backend.Stream` sessions.
 
-Today's engine takes no command while it runs, so a change is a restart: the session
-stops (delivering or dead-lettering what is in flight and saving its position), then a
-new one starts with the new settings or disruption overlay and continues at the saved
-position. A disruption therefore takes effect exactly at the stream's position.
+A change to a running stream goes to the engine's live control
+(:meth:`sim.web.backend.Stream.control`): the session keeps running (same session,
+nothing re-sent), and a disruption takes effect at the first simulated instant the
+engine has not simulated yet (``effective_in_s`` says how far ahead). Only a change of
+sink or batching restarts the session. With no stream running, a disruption is recorded
+in the folder's overlay and applies from the stream's saved position on the next start.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from sim.config.clock import WallClock
 from sim.config.secrets import redact
 from sim.errors import InputError
 from sim.web import backend
+from sim.web.observe import Watch
+
+BREAKER = {"closed": 0, "half_open": 1, "half-open": 1, "open": 2}  # for the chart
 
 
 def _iso(sim: float) -> str:
@@ -47,9 +52,11 @@ class Live:
         self.totals: dict[str, int] = {}
         self.sent_before = 0
         self.samples: deque[dict[str, Any]] = deque(maxlen=120)
+        self.watch = Watch()  # sales per simulated minute, stores short of stock
         self.kept: list[dict[str, Any]] = []  # last events of ended sessions
         self._prev: tuple[float, dict[str, int]] = (time.monotonic(), {})
         self.lock = threading.RLock()
+        self.sessions = 0  # sessions launched: a live change does not launch one
         self._lockctx: Any = None
 
     # -- sessions ------------------------------------------------------------------
@@ -60,8 +67,9 @@ class Live:
         if self.deadline is not None:
             pos = backend.stream_position(self.output) or self.wall.time()
             duration = max(0.001, self.deadline - pos)
-        stream = backend.Stream(sc, settings, duration, self.wall, self.cap)
+        stream = backend.Stream(sc, settings, duration, self.wall, self.cap, self.watch)
         self.stream, self.error = stream, None
+        self.sessions += 1
         self.thread = threading.Thread(target=self._run, args=(stream,), daemon=True)
         self.thread.start()
 
@@ -74,7 +82,7 @@ class Live:
             self.error = redact(f"{type(e).__name__}: {e}")
         if self.lock.acquire(blocking=False):  # else a stop/restart holds it and cleans up
             try:
-                if self.stream is stream and self.state == "running":  # ended by itself
+                if self.stream is stream and self.state != "stopped":  # ended by itself
                     self._retire()
                     self.state = "stopped"
                     self._release()
@@ -121,6 +129,7 @@ class Live:
             pos = backend.stream_position(self.output) or self.wall.time()
             self.deadline = pos + duration if duration else None
             self.totals, self.sent_before, self.samples = {}, 0, deque(maxlen=120)
+            self.watch = Watch()
             self.kept = []
             self.started_at = self.wall.now().isoformat()
             try:
@@ -133,17 +142,24 @@ class Live:
 
     def stop(self) -> dict[str, Any]:
         with self.lock:
-            if self.state == "running":
+            if self.state != "stopped":
                 self._halt()
             self.state = "stopped"
             self._release()
             return self.status()
 
+    def _session(self) -> backend.Stream:
+        if self.stream is None:
+            raise backend.Busy(f"the stream is {self.state}")
+        return self.stream
+
     def pause(self) -> dict[str, Any]:
         with self.lock:
             if self.state != "running":
                 raise backend.Busy(f"the stream is {self.state}, not running")
-            self._halt()
+            s = self._session()
+            s.control(lambda c: c.pause())
+            s.obs.paused = True
             self.state = "paused"
             return self.status()
 
@@ -151,12 +167,16 @@ class Live:
         with self.lock:
             if self.state != "paused":
                 raise backend.Busy(f"the stream is {self.state}, not paused")
-            self._launch()
+            s = self._session()
+            s.control(lambda c: c.resume())
+            s.obs.paused, s.obs.anchor = False, None  # the clock is rebased on resume
             self.state = "running"
             return self.status()
 
-    def restart_with(self, update: dict[str, Any] | None = None, cap: Any = ...) -> None:
-        """Apply new settings: at once if running (restart), else for the next start."""
+    def apply(self, update: dict[str, Any] | None = None, cap: Any = ...) -> None:
+        """New settings: speed, rate cap and event types go to the running session's
+        control; a sink or batching change restarts it; stopped: for the next start."""
+        update = {k: v for k, v in (update or {}).items() if v is not None}
         with self.lock:
             if update:
                 sc, _ = backend.load(self.scenario, self.output, self.wall)
@@ -164,65 +184,81 @@ class Live:
                 self.config.update(update)
             if cap is not ...:
                 self.cap = cap
-            if self.state == "running":
+            s = self.stream
+            if s is None or self.state == "stopped":
+                return
+            if set(update) - {"speed", "event_types"}:
                 self._halt()
                 self._launch()
+                return
+            if "speed" in update:
+                speed = float(update["speed"])
+                s.control(lambda c: c.set_speed(speed))
+                s.obs.speed, s.obs.anchor = speed, None  # the clock is rebased
+            if "event_types" in update:
+                s.control(lambda c: c.set_event_types(list(update["event_types"])))
+            if cap is not ...:
+                s.control(lambda c: c.set_rate(cap))
 
     # -- disruptions -----------------------------------------------------------------
     def position(self) -> float:
         """Simulated epoch seconds of the stream (saved position, else the wall clock)."""
         s = self.stream
-        if s is not None and s.obs.last_ms:
-            return s.obs.last_ms / 1000
-        return backend.stream_position(self.output) or self.wall.time()
+        pos = s.position() if s is not None else None
+        return pos or backend.stream_position(self.output) or self.wall.time()
 
     def inject(self, entry: dict[str, Any], hours: float) -> dict[str, Any]:
+        """Running: the engine's ``inject``; stopped: recorded for the next run."""
+        entry = {**entry, "duration_hours": hours}
         with self.lock:
-            running = self.state == "running"
-            if running:
-                self._halt()
+            s = self.stream
+            if s is not None and self.state != "stopped":
+                rec = s.control(lambda c: c.inject(entry), steering=True)
+                return self._describe(rec, self.position())
             start = self.position()
-            try:
-                d = backend.check_disruption(
-                    self.output, {**entry, "start": _iso(start), "duration_hours": hours}
-                )
-            except InputError:
-                if running:
-                    self._launch()
-                raise
-            overlay = backend.load_overlay(self.output)
-            d["id"] = f"d{max((int(x['id'][1:]) for x in overlay), default=0) + 1}"
-            overlay.append(d)
-            backend.save_overlay(self.output, overlay)
-            if running:
-                self._launch()
-            return self._describe(d, start)
+            sc, _ = backend.load(self.scenario, self.output, self.wall)
+            d = backend.check_disruption(sc, self.output, {**entry, "start": _iso(start)})
+            rec = {"id": backend.next_id(self.output), **d, "status": "live", "source": "web"}
+            rec["injected_at"] = self.wall.now().isoformat(timespec="seconds")
+            backend.write_overlay(self.output, [*backend.raw_overlay(self.output), rec])
+            return self._describe(rec, start)
 
     def cancel(self, did: str) -> dict[str, Any] | None:
+        """End ``did`` at once (running: the engine's ``cancel``). None: no such id;
+        :class:`InputError`: it is not live any more."""
         with self.lock:
-            overlay = backend.load_overlay(self.output)
-            d = next((x for x in overlay if x["id"] == did), None)
+            overlay = backend.raw_overlay(self.output)
+            d = next((x for x in overlay if x.get("id") == did), None)
             if d is None:
                 return None
-            running = self.state == "running"
-            if running:
-                self._halt()
+            s = self.stream
+            if s is not None and self.state != "stopped":
+                rec = s.control(lambda c: c.cancel(did), steering=True)
+                return self._describe(rec, self.position())
+            if d.get("status") != "live":
+                raise InputError(f"cancel: {did} is already {d.get('status')}")
             now = self.position()
             a, b = self._window(d)
+            d["cancelled_at"] = self.wall.now().isoformat(timespec="seconds")
+            d["cancelled_at_simulated"] = _iso(now)
             if now <= a:
-                overlay.remove(d)
+                d["status"] = backend.no_effect()
             elif now < b:
                 d.pop("duration_hours", None)
                 d["end"] = _iso(now)
-            backend.save_overlay(self.output, overlay)
-            if running:
-                self._launch()
+                d["status"] = "cancelled"
+            else:
+                d["status"] = "ended"
+            backend.write_overlay(self.output, overlay)
             return self._describe(d, now)
 
     def clear_all(self) -> int:
         n = 0
         for d in self.disruptions(active_only=True):
-            n += self.cancel(d["id"]) is not None
+            try:
+                n += self.cancel(d["id"]) is not None
+            except InputError:
+                continue
         return n
 
     @staticmethod
@@ -233,7 +269,8 @@ class Live:
 
     def _describe(self, d: dict[str, Any], now: float) -> dict[str, Any]:
         a, b = self._window(d)
-        return {**d, "starts": _iso(a), "ends": _iso(b), "active": a <= now < b or now < a}
+        live = d.get("status", "live") in ("live", "cancelled")
+        return {**d, "starts": _iso(a), "ends": _iso(b), "active": live and now < b}
 
     def disruptions(self, active_only: bool = False) -> list[dict[str, Any]]:
         now = self.position()
@@ -246,7 +283,7 @@ class Live:
         if not self.lock.acquire(blocking=False):
             return
         try:
-            if self.thread is thread and self.state == "running" and not thread.is_alive():
+            if self.thread is thread and self.state != "stopped" and not thread.is_alive():
                 self._retire()
                 self.state = "stopped"
                 self._release()
@@ -271,6 +308,7 @@ class Live:
             "rates": {k: round((v - prev.get(k, 0)) / dt, 2) for k, v in counts.items()},
             **self.metrics(),
         }
+        point["breaker"] = BREAKER.get(point.get("breaker_state", "closed"), 0)
         self._prev = (now, counts)
         self.samples.append(point)
         return point
@@ -289,7 +327,7 @@ class Live:
 
     def status(self) -> dict[str, Any]:
         thread = self.thread
-        if self.state == "running" and thread is not None and not thread.is_alive():
+        if self.state != "stopped" and thread is not None and not thread.is_alive():
             self._ended(thread)
         s = self.stream
         settings = {**self.config}
@@ -303,6 +341,8 @@ class Live:
             "position": _iso(self.position()),
             "deadline": _iso(self.deadline) if self.deadline else None,
             "events_sent": self.metrics()["sent"],
-            "speed": s.settings.speed if s is not None else settings.get("speed"),
+            "speed": s.obs.speed if s is not None else settings.get("speed"),
+            "session": self.sessions,
+            "released": s.released() if s is not None else 0,
             "sink": s.settings.sink if s is not None else settings.get("sink"),
         }

@@ -120,5 +120,11 @@ class ScenarioSave(_Body):
     overwrite: bool = False
 
 
+class ScenarioUse(_Body):
+    """Switch the scenario the next generate and stream use to a file of scenarios/."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}\.ya?ml$")
+
+
 class ClearRequest(_Body):
     confirm: str = Field(description="the output folder's name, typed")

@@ -54,7 +54,14 @@ def scenario(request: Request, file: str | None = Query(None, max_length=100)) -
     text = redact(path.read_text(encoding="utf-8", errors="replace"))  # keys never shown
     check = backend.check_text(text, path.name, c.wall)
     return _page(
-        request, "scenario", text=text, name=path.name, files=c.scenario_files(), check=check
+        request,
+        "scenario",
+        text=text,
+        name=path.name,
+        files=c.scenario_files(),
+        check=check,
+        current=str(c.scenario),
+        in_dir=path.parent == c.scenarios_dir and path.name in c.scenario_files(),
     )
 
 

@@ -34,6 +34,23 @@ class Console:
         j = self.jobs.busy()
         return f"job {j.id} ({j.kind}) is running on {self.output}" if j else None
 
+    def use_scenario(self, name: str) -> dict[str, Any]:
+        """Make ``scenarios/NAME`` the scenario of the next generate and stream (the output
+        folder stays). Busy while a job or a stream runs; a missing or invalid file
+        raises :class:`FileNotFoundError` / :class:`InputError`."""
+        path = self.scenarios_dir / name
+        if name not in self.scenario_files():
+            raise FileNotFoundError(f"no scenario {name!r} in scenarios/")
+        with self.live.lock:
+            blocker = self.stream_blocker() or self.job_blocker()
+            if blocker:
+                raise backend.Busy(f"{blocker}; stop it before switching the scenario")
+            check = backend.check_text(path.read_text(encoding="utf-8"), name, self.wall)
+            if not check["ok"]:
+                raise InputError("; ".join(check["errors"]))
+            self.scenario = self.jobs.scenario = self.live.scenario = path
+        return {"scenario": str(path), "summary": check["summary"]}
+
     # -- pages' data ---------------------------------------------------------------------
     def scenario_files(self) -> list[str]:
         d = self.scenarios_dir

@@ -25,6 +25,12 @@ on("save", async () => {
   }
 });
 
+on("use", async () => {
+  const name = $("save-name").value.trim() || $("use").dataset.name;
+  try { const r = await call("PUT", "/api/scenario", {name}); $("in-use").textContent = r.scenario; $("use-result").textContent = "in use"; }
+  catch (e) { $("use-result").textContent = e.message; }
+});
+
 // -- Generate ---------------------------------------------------------------------------
 function watch(id) {
   $("gen-cancel").disabled = false;
@@ -116,7 +122,7 @@ on("d-inject", async () => {
   for (const k of ["dc", "store"]) if ($("d-" + k).value) body[k] = Number($("d-" + k).value);
   for (const k of ["region", "category", "supplier"]) if ($("d-" + k).value) body[k] = $("d-" + k).value;
   for (const k of ["factor", "share", "discount"]) if ($("d-" + k).value) body[k] = Number($("d-" + k).value);
-  try { const d = await call("POST", "/api/disruption/create", body); $("d-result").textContent = `injected ${d.id} from ${d.starts}`; listDisruptions(); }
+  try { const d = await call("POST", "/api/disruption/create", body); $("d-result").textContent = `injected ${d.id} from ${d.starts}` + (d.effective_in_s === undefined ? " (next start)" : ` (in ${d.effective_in_s} simulated s)`); listDisruptions(); }
   catch (e) { $("d-result").textContent = e.message; }
 });
 async function listDisruptions() {
@@ -130,7 +136,7 @@ async function listDisruptions() {
     const c = tr.insertCell();
     if (d.active) { const b = document.createElement("button"); b.textContent = "Cancel"; b.className = "cancel";
       b.onclick = async () => { await call("DELETE", `/api/disruption/${d.id}`); listDisruptions(); }; c.appendChild(b); }
-    else c.textContent = "ended";
+    else c.textContent = d.status === "cancelled" ? "cancelled" : "ended";
   }
 }
 async function tick() {
@@ -142,6 +148,16 @@ async function tick() {
     chart($("c-rates"), names.map((n) => stats.samples.map((p) => p.rates[n] || 0)), names);
     chart($("c-lag"), [stats.samples.map((p) => p.lag_seconds || 0)]);
     chart($("c-dlq"), [stats.samples.map((p) => p.dead_lettered || 0), stats.samples.map((p) => p.retries || 0)]);
+    chart($("c-breaker"), [stats.samples.map((p) => p.breaker || 0)]);
+    const sales = stats.sales_per_minute;
+    chart($("c-sales"), [sales.map((m) => m.sales)]);
+    const last = sales[sales.length - 1];
+    $("sales-last").textContent = last ? `${last.minute}: ${last.receipts} receipts, $${fmt(last.sales)}` : "-";
+    const stores = await call("GET", "/api/stream/stores");
+    const st2 = $("stores");
+    st2.innerHTML = "<tr><th>store</th><th>products short</th><th>stockouts seen</th><th>since</th><th>products</th></tr>";
+    for (const x of stores) { const tr = st2.insertRow(); tr.id = "store-" + x.store; tr.className = x.short_products ? "short" : "";
+      for (const v of [x.store, x.short_products, x.stockouts_seen, x.since || "-", x.products.join(", ")]) tr.insertCell().textContent = v; }
     const t = $("recent");
     t.innerHTML = "<tr><th>event_type</th><th>EventTS</th><th>key</th><th>payload</th></tr>";
     for (const e of recent) { const tr = t.insertRow(); const p = e.payload || {};
