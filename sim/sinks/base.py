@@ -97,3 +97,31 @@ class DeadLetterWriter(Protocol):
     """Receives events a sink gave up on, with a secret-free reason."""
 
     def write(self, events: Sequence[OutEvent], reason: str, attempts: int) -> None: ...
+
+
+class SinkWrapper:
+    """A sink around another one that changes what :meth:`send` passes on; everything
+    else (metrics, start, flush, close, stop) is the inner sink's. Subclasses override
+    :meth:`send` alone."""
+
+    def __init__(self, inner: Sink) -> None:
+        self.inner = inner
+
+    @property
+    def metrics(self) -> SinkMetrics:
+        return self.inner.metrics
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def send(self, events: Sequence[OutEvent]) -> None:
+        await self.inner.send(events)
+
+    async def flush(self) -> None:
+        await self.inner.flush()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    def stop(self, now: bool = False) -> None:
+        self.inner.stop(now)

@@ -8,27 +8,20 @@ from pathlib import Path
 
 from sim.config.realtime import RealtimeSettings
 from sim.config.secrets import install_log_redaction
-from sim.sinks.base import OutEvent, Sink, SinkMetrics
+from sim.sinks.base import OutEvent, Sink, SinkWrapper
 from sim.sinks.cloudevents import envelope_stage
 from sim.sinks.connection import resolve_connection_string
 from sim.sinks.deadletter import DeadLetterStore
 from sim.sinks.files import JsonlSink, StdoutSink
 
 
-class EventTypeFilter:
+class EventTypeFilter(SinkWrapper):
     """Passes on only events whose type is listed; shares the inner sink's metrics."""
 
     def __init__(self, inner: Sink, event_types: Sequence[str]) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.event_types = frozenset(event_types)
         self.filtered_out = 0
-
-    @property
-    def metrics(self) -> SinkMetrics:
-        return self.inner.metrics
-
-    async def start(self) -> None:
-        await self.inner.start()
 
     async def send(self, events: Sequence[OutEvent]) -> None:
         wanted = self.event_types
@@ -37,41 +30,16 @@ class EventTypeFilter:
         if kept:
             await self.inner.send(kept)
 
-    async def flush(self) -> None:
-        await self.inner.flush()
 
-    async def close(self) -> None:
-        await self.inner.close()
-
-    def stop(self, now: bool = False) -> None:
-        self.inner.stop(now)
-
-
-class EnvelopeSink:
+class EnvelopeSink(SinkWrapper):
     """Re-encodes every event (e.g. as CloudEvents) before the inner sink sees it."""
 
     def __init__(self, inner: Sink, encode: Callable[[list[OutEvent]], list[OutEvent]]) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.encode = encode
-
-    @property
-    def metrics(self) -> SinkMetrics:
-        return self.inner.metrics
-
-    async def start(self) -> None:
-        await self.inner.start()
 
     async def send(self, events: Sequence[OutEvent]) -> None:
         await self.inner.send(self.encode(list(events)))
-
-    async def flush(self) -> None:
-        await self.inner.flush()
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-    def stop(self, now: bool = False) -> None:
-        self.inner.stop(now)
 
 
 def make_sink(settings: RealtimeSettings, output_dir: Path, connection_string: str | None) -> Sink:

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from sim.config.clock import WallClock
+from sim.sinks.base import OutEvent, Sink, SinkWrapper
 
 MINUTES = 120  # simulated minutes of sales kept for the chart
 WATCHED = frozenset({"receipt_created", "stockout_detected", "inventory_updated"})
@@ -113,28 +114,13 @@ class Observer:
                 self.last_ms = int(moment.timestamp() * 1000)
 
 
-class ObservedSink:
+class ObservedSink(SinkWrapper):
     """A sink that tells the observer what passes."""
 
-    def __init__(self, inner: Any, obs: Observer) -> None:
-        self.inner, self.obs = inner, obs
+    def __init__(self, inner: Sink, obs: Observer) -> None:
+        super().__init__(inner)
+        self.obs = obs
 
-    @property
-    def metrics(self) -> Any:
-        return self.inner.metrics
-
-    async def start(self) -> None:
-        await self.inner.start()
-
-    async def send(self, events: Sequence[Any]) -> None:
+    async def send(self, events: Sequence[OutEvent]) -> None:
         await self.inner.send(events)
         self.obs.seen(events)
-
-    async def flush(self) -> None:
-        await self.inner.flush()
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-    def stop(self, now: bool = False) -> None:
-        self.inner.stop(now)
