@@ -63,14 +63,9 @@ TAIL = (
 )
 
 
-def event_types_of(t: Table) -> list[str]:
-    """The event types a table's rows are streamed as (declared in the schema)."""
-    return list(t.event_types)
-
-
 def event_tables() -> dict[str, Table]:
     """Every event type and the table whose row it carries, sorted by event type."""
-    owners = {e: t for t in (*FACTS, *EVENTS) for e in event_types_of(t)}
+    owners = {e: t for t in (*FACTS, *EVENTS) for e in t.event_types}
     return dict(sorted(owners.items()))
 
 
