@@ -34,14 +34,13 @@ from sim.world.recorder import take
 
 SLICE = 300.0  # simulated seconds per step of the simulation thread
 STEP = 30.0  # simulated seconds between two looks at a stop request
-FAST_FLUSH = 900.0  # how often processes hand over rows while rebuilding up to the resume point
 
 
 class StreamRecorder(FileRecorder):
     """Writes the day's facts like fast-forward and turns rows after the resume point
     into event batches."""
 
-    flush_every = 900.0  # as often as rebuilding: rows wait for LOOKAHEAD anyway
+    flush_every = 900.0  # rebuilding and streaming alike: rows wait for LOOKAHEAD anyway
 
     def __init__(
         self, seed: int, shard: int, t0_ms: int, root: Path, fmt: str, outbox: Outbox
@@ -158,9 +157,6 @@ class Feeder:
                     self._pending.clear()
                     self.committed = target
                 started = time.perf_counter()
-                fast = target < self.outbox.after_ms / 1000 - FAST_FLUSH
-                for r in self.recs:  # rows before the resume point are not streamed
-                    r.flush_every = FAST_FLUSH if fast else StreamRecorder.flush_every
                 self._advance(target)
                 self.outbox.add([b for r in self.recs for b in r.take_staged()])
                 self.busy_s += time.perf_counter() - started

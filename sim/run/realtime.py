@@ -50,12 +50,11 @@ from sim.run.overlay import with_overlay
 from sim.run.pacing import Clock, Lag
 from sim.run.release import Releaser
 from sim.run.screen import hm, span, status, view_of
-from sim.run.shard import ShardLoop
+from sim.run.shard import ShardLoop, master_tables
 from sim.run.steer import Steering
 from sim.run.threads import T, in_thread
 from sim.sinks import RealtimeSettings, Sink, make_sink
 from sim.sinks.metrics_view import MetricsView
-from sim.world.model import load_master
 
 LOOKAHEAD = 3 * 3600.0  # sim seconds the world runs ahead of what is released
 TICK = 0.05  # wall seconds between releases
@@ -163,7 +162,7 @@ class RealtimeRun:
         resume = max(self._resume_point(today, now_ms), int(day_start(today).timestamp() * 1000))
         outbox = Outbox(resume)
         t0, fmt = sim_origin(first), self.sc.output.format
-        master = load_master(self.root, fmt)
+        master = master_tables(self.root, fmt)  # cached: catch-up may have read them
         world = with_overlay(self.sc, self.root)  # the folder's live disruptions too
         loops = []
         for s in range(1, self.sc.volume.dcs + 1):
