@@ -63,7 +63,8 @@ class Store:
         self.paid_at = np.zeros(n)
         # a visit that does not buy meets nothing shared: its exit is known on arrival
         self.exit_at = np.where(visits.buys, np.nan, visits.arrive + visits.shop)
-        self._sensed = np.zeros(n, dtype=bool)
+        self._sensed = ~visits.buys  # a buyer's checkout stay recorded (others have none)
+        self._walked = 0  # visits entered so far: their zone stays are recorded
         self._off = visits.line_off.tolist()
         self._prod = visits.line_prod.tolist()  # the baskets as Python ints, for checkout
         self._qty = visits.line_qty.tolist()
@@ -291,20 +292,24 @@ class Store:
         )
 
     def _record_sensors(self, now: float, final: bool) -> None:
+        """Pings and people counts of the stays known at ``now``: a visit's walk through
+        the zones is planned, so known when it enters; its checkout stay once it pays."""
         v = self.visits
-        idx = np.flatnonzero(~self._sensed & (self.exit_at <= now))
-        self._sensed[idx] = True
-        owner, pos = members(self._stay_off, idx)
+        arrived = int(np.searchsorted(v.arrive, now, side="right"))
+        entered = np.arange(self._walked, arrived)
+        self._walked = arrived
+        owner, pos = members(self._stay_off, entered)
         s = self._stay_order[pos]
-        number = pos - self._stay_off[idx][owner]
-        buyers = idx[v.buys[idx]]
-        visit_ = np.r_[v.stay_visit[s], buyers]
-        number = np.r_[number, np.full(len(buyers), CHECKOUT_STAY)]
-        zone = np.r_[v.stay_zone[s], np.full(len(buyers), CHECKOUT)]
-        start = np.r_[v.stay_start[s], v.arrive[buyers] + v.shop[buyers]]
-        end = np.r_[v.stay_end[s], self.exit_at[buyers]]
+        number = pos - self._stay_off[entered][owner]
+        paid = np.flatnonzero(~self._sensed & (self.exit_at <= now))
+        self._sensed[paid] = True
+        visit_ = np.r_[v.stay_visit[s], paid]
+        number = np.r_[number, np.full(len(paid), CHECKOUT_STAY)]
+        zone = np.r_[v.stay_zone[s], np.full(len(paid), CHECKOUT)]
+        start = np.r_[v.stay_start[s], v.arrive[paid] + v.shop[paid]]
+        end = np.r_[v.stay_end[s], self.exit_at[paid]]
         self._record_pings(visit_, number, zone, start, end)
-        self._record_traffic(zone, start, end, now, final)
+        self._record_traffic(zone, start, end, now, arrived, final)
 
     def _record_pings(
         self,
@@ -341,17 +346,20 @@ class Store:
         )
 
     def _record_traffic(
-        self, zone: np.ndarray, start: np.ndarray, end: np.ndarray, now: float, final: bool
+        self,
+        zone: np.ndarray,
+        start: np.ndarray,
+        end: np.ndarray,
+        now: float,
+        arrived: int,
+        final: bool,
     ) -> None:
         z0, s0, e0 = self._stays
         zone, start, end = np.r_[z0, zone], np.r_[s0, start], np.r_[e0, end]
         v = self.visits
-        arrived = int(np.searchsorted(v.arrive, now, side="right"))
-        out = self.exit_at[:arrived]
-        inside = np.flatnonzero(np.isnan(out) | (out > now))
-        upto = now if not len(inside) else min(now, v.arrive[inside[0]])
-        if final:
-            upto = now
+        paying = np.flatnonzero(np.isnan(self.exit_at[:arrived]))  # checkout stays unknown
+        queued = v.arrive[paying] + v.shop[paying]
+        upto = now if final or not len(paying) else min(now, float(queued.min()))
         upto = np.floor(upto / FT_INTERVAL) * FT_INTERVAL
         if upto > self._ft_from:
             k, z, count, dwell = occupancy(zone, start, end, upto, self._ft_from)
