@@ -28,6 +28,8 @@ class Outbox:
         self.peak_events = 0
         self.peak_bytes = 0
         self.added = 0
+        self.released_upto = after_ms  # everything at or before this has been taken
+        self.late = 0  # events added after their time was taken: they go out of order
 
     def add(self, batches: list[EventBatch]) -> None:
         """Keep the events of ``batches`` (in arrival order) after :attr:`after_ms`
@@ -45,6 +47,7 @@ class Outbox:
             batch = batch.take(np.argsort(batch.ms, kind="stable"))
         size = batch.nbytes
         with self._lock:
+            self.late += int(np.searchsorted(batch.ms, self.released_upto, side="right"))
             self._batches.append((batch, size))
             self.events += len(batch)
             self.nbytes += size
@@ -71,6 +74,7 @@ class Outbox:
     def due(self, upto_ms: int) -> EventBatch | None:
         """Take every event at or before ``upto_ms``, in (time, arrival) order."""
         with self._lock:
+            self.released_upto = max(self.released_upto, upto_ms)
             heads: list[EventBatch] = []
             rest: list[tuple[EventBatch, int]] = []
             for b, size in self._batches:

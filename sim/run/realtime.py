@@ -6,7 +6,8 @@ The current day is then rebuilt from its checkpoint by a worker thread
 built for a row before it), and the same world goes on making events. The asyncio loop
 only releases: an event leaves once the simulated clock (:mod:`sim.run.pacing`) has
 reached its time, in time order, and once the world has run ``LOOKAHEAD`` past it
-(some rows are recorded after the fact: a sensor batch, a visit's pings).
+(some rows are recorded after the fact: a people-counter interval, a payment's
+checkout pings).
 
 Rows of a day are also written to the day's files when the day ends, so the files and
 the stream describe the same world. The position (``realtime/state.json``) is saved
@@ -55,8 +56,13 @@ from sim.run.steer import Steering
 from sim.run.threads import T, in_thread
 from sim.sinks import RealtimeSettings, Sink, make_sink
 from sim.sinks.metrics_view import MetricsView
+from sim.world.sensors import FT_INTERVAL
 
-LOOKAHEAD = 3 * 3600.0  # sim seconds the world runs ahead of what is released
+# Sim seconds the world runs ahead of what is released: the latest a row is recorded
+# after its time. A people-counter interval (FT_INTERVAL, dated at its start) is handed
+# over at the next flush (StreamRecorder.flush_every) at the end of a slice (SLICE):
+# 35 minutes; 5 more to spare. A row later than that still goes out (``late_events``).
+LOOKAHEAD = FT_INTERVAL + StreamRecorder.flush_every + SLICE + 300.0
 TICK = 0.05  # wall seconds between releases
 SAVE_EVERY = 1.0  # wall seconds between saves of the position
 STATE = Path("realtime") / "state.json"
@@ -328,6 +334,7 @@ class RealtimeRun:
             "catch_up_s": round(self.report.catch_up_s, 3),
             "lag_p50_s": round(p50, 3),
             "lag_p99_s": round(p99, 3),
+            "late_events": self.outbox.late if self.outbox else 0,
             "days_completed": self.report.days_completed,
             "clean_stop": clean,
         }

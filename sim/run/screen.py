@@ -57,6 +57,7 @@ def status(run: Session) -> dict[str, Any]:
         "ahead_of_wall_s": round(sim - run.wall.time(), 3) if sim else None,
         "released": run.report.released,
         "outbox_events": run.outbox.events if run.outbox else 0,
+        "late_events": run.outbox.late if run.outbox else 0,
         "simulated_to": iso(run.feeder.frontier) if run.feeder else None,
         "lag_p50_s": p50,
         "lag_p99_s": p99,
