@@ -15,6 +15,8 @@ import numpy as np
 
 from sim.run.events import EventBatch
 
+MAX_BATCHES = 16  # waiting batches before they are merged into one
+
 
 class Outbox:
     """Events waiting for their time, in (time, arrival) order. Thread-safe."""
@@ -49,11 +51,22 @@ class Outbox:
         with self._lock:
             self.late += int(np.searchsorted(batch.ms, self.released_upto, side="right"))
             self._batches.append((batch, size))
+            if len(self._batches) > MAX_BATCHES:
+                self._compact()
             self.events += len(batch)
             self.nbytes += size
             self.added += len(batch)
             self.peak_events = max(self.peak_events, self.events)
             self.peak_bytes = max(self.peak_bytes, self.nbytes)
+
+    def _compact(self) -> None:
+        """Merge the waiting batches into one, in (time, arrival) order, with buffers of
+        its own: a batch that is partly released is a slice that keeps the whole
+        batch's buffers alive, and a few events dated hours ahead (an online order's
+        later statuses, a truck's planned arrival) would keep them for as long."""
+        merged = EventBatch.concat([b for b, _ in self._batches])
+        merged = merged.take(np.argsort(merged.ms, kind="stable"))
+        self._batches = [(merged, sum(size for _, size in self._batches))]
 
     def put_back(self, batch: EventBatch) -> None:
         """Return the unreleased tail of a :meth:`due` batch (a rate cap took less): it
