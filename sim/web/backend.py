@@ -91,9 +91,13 @@ def check_text(text: str, name: str, wall: WallClock) -> dict[str, Any]:
             "stores / DCs": f"{v.stores} / {v.dcs}",
             "output": f"{sc.paths.output} ({sc.output.format})",
             "disruptions": ", ".join(f"{d.kind} from {d.start}" for d in sc.disruptions) or "none",
-            "real time": f"sink {sc.realtime.sink}, speed x{sc.realtime.speed:g}",
+            "real time": f"sink {sc.realtime.sink}, speed {_speed(sc.realtime.pace)}",
         },
     }
+
+
+def _speed(pace: float | None) -> str:
+    return "max" if pace is None else f"x{pace:g}"
 
 
 def _dictionaries(sc: Scenario, name: str) -> None:
@@ -290,7 +294,7 @@ class Stream:
             settings = settings.model_copy(
                 update={"max_events_per_second": cap, "emit_interval_ms": None}
             )
-        self.obs = obs = Observer(wall, settings.speed, watch)
+        self.obs = obs = Observer(wall, settings.pace, watch)
         self.t0 = 0.0
 
         class Run(RealtimeRun):
