@@ -152,6 +152,10 @@ def test_scenario_check_and_save(api: TestClient, tmp_path: Path) -> None:
     text = api.get("/api/scenario").json()["text"]
     ok = api.post("/api/scenario/check", json={"text": text, "name": "mine.yaml"}).json()
     assert ok["ok"] and "4 / 2" in ok["summary"]["stores / DCs"]
+    data = yaml.safe_load(text)
+    data["realtime"]["speed"] = "max"  # the CLI's --speed max, in the scenario file
+    at_max = api.post("/api/scenario/check", json={"text": yaml.safe_dump(data), "name": "m.yaml"})
+    assert at_max.status_code == 200 and "speed max" in at_max.json()["summary"]["real time"]
     bad = text.replace("stores: 4", "stores: -4")
     r = api.post("/api/scenario/check", json={"text": bad, "name": "mine.yaml"}).json()
     assert not r["ok"] and any("mine.yaml:" in e and "volume.stores" in e for e in r["errors"])

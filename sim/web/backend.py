@@ -81,7 +81,7 @@ def check_text(text: str, name: str, wall: WallClock) -> dict[str, Any]:
             _dictionaries(sc, name)
         except InputError as e:
             return {"ok": False, "errors": redact(str(e).replace(str(path), name)).splitlines()}
-    v = sc.volume
+    v, p = sc.volume, sc.realtime.pace
     return {
         "ok": True,
         "errors": [],
@@ -91,13 +91,9 @@ def check_text(text: str, name: str, wall: WallClock) -> dict[str, Any]:
             "stores / DCs": f"{v.stores} / {v.dcs}",
             "output": f"{sc.paths.output} ({sc.output.format})",
             "disruptions": ", ".join(f"{d.kind} from {d.start}" for d in sc.disruptions) or "none",
-            "real time": f"sink {sc.realtime.sink}, speed {_speed(sc.realtime.pace)}",
+            "real time": f"sink {sc.realtime.sink}, speed {'max' if p is None else f'x{p:g}'}",
         },
     }
-
-
-def _speed(pace: float | None) -> str:
-    return "max" if pace is None else f"x{pace:g}"
 
 
 def _dictionaries(sc: Scenario, name: str) -> None:
