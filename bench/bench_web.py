@@ -41,7 +41,11 @@ producers and arrive interleaved, up to about a slice out of order: twice the wo
 lateness seen is left off the end.) Rounds alternate the side that goes first; the ratio is of
 the median events/s.
 
+With ``--page`` the console is also polled as an open Live page polls it (status,
+statistics, stores and the last 100 events, once a second) while it is measured.
+
     python bench/bench_web.py --stream [--rounds 3] [--window 30] [--speed max] [--at 11:00]
+        [--page] [--history DIR]
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -257,7 +262,18 @@ def stream_cli(hist: Path, tmp: Path, at: str, speed: str, window: float) -> Str
     return Streamed("cli", first, first, rate, released, received, proc.returncode, events)
 
 
-def stream_console(hist: Path, tmp: Path, at: str, speed: str, window: float) -> Streamed:
+def _page(base: str, done: threading.Event) -> None:
+    """What the Live page asks for, once a second, until ``done`` (``--page``)."""
+    paths = ("/api/stream/status", "/api/stream/statistics", "/api/stream/stores")
+    with httpx.Client(base_url=base, timeout=30) as c:
+        while not done.wait(1.0):
+            for path in (*paths, "/api/stream/events/recent?limit=100"):
+                c.get(path).raise_for_status()
+
+
+def stream_console(
+    hist: Path, tmp: Path, at: str, speed: str, window: float, page: bool = False
+) -> Streamed:
     out, path = _fresh(hist, tmp, "console")
     port = free_port()
     cmd = [sys.executable, "-m", "sim", "serve", "--output", str(out), "--scenario", str(path)]
@@ -280,7 +296,14 @@ def stream_console(hist: Path, tmp: Path, at: str, speed: str, window: float) ->
                 t0 = time.perf_counter()
                 r = c.post("/api/stream/start", json=body)
                 assert r.status_code == 200, r.text
+                done = threading.Event()
+                poller = threading.Thread(target=_page, args=(str(c.base_url), done))
+                if page:
+                    poller.start()
                 first, rate = _measure(ep, proc, t0, window)
+                done.set()
+                if page:
+                    poller.join()
                 stopped = c.post("/api/stream/stop").json()
                 assert stopped["state"] == "stopped" and not stopped["error"], stopped
         finally:
@@ -335,7 +358,8 @@ def stream_main(args: argparse.Namespace) -> None:
         hist = args.history or bench_realtime.history(tmp, 2)
         for i in range(args.rounds):
             for side, fn in (("cli", stream_cli), ("console", stream_console))[:: 1 - 2 * (i % 2)]:
-                r = fn(hist, tmp, args.at, args.speed, args.window)
+                extra = {"page": True} if side == "console" and args.page else {}
+                r = fn(hist, tmp, args.at, args.speed, args.window, **extra)
                 results[side].append(r)
                 spawn = f" ({r.first_from_spawn_s:.1f} s from spawn)" if side == "console" else ""
                 first = f"{r.first_s:.1f} s{spawn}" if r.first_s is not None else "none"
@@ -361,7 +385,8 @@ def stream_main(args: argparse.Namespace) -> None:
     lost = [r for r in runs if r.released != r.received]
     print(
         f"\ndefault chain, start {bench_realtime.DAY}T{args.at}Z, speed {args.speed}, "
-        f"{args.rounds} round(s) of {args.window:g} s; load average "
+        f"{args.rounds} round(s) of {args.window:g} s"
+        f"{', the Live page polling the console' if args.page else ''}; load average "
         f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores"
     )
     print(f"CLI     median {rate['cli']:,.0f} events/s")
@@ -382,6 +407,9 @@ def main() -> None:
     ap.add_argument("--speed", default="max", help="stream: max or simulated s per wall s")
     ap.add_argument("--at", default="11:00", help="stream: injected start time (UTC)")
     ap.add_argument("--history", type=Path, help="stream: reuse a generated history folder")
+    ap.add_argument(
+        "--page", action="store_true", help="stream: poll the console as an open Live page does"
+    )
     args = ap.parse_args()
     if args.stream:
         args.rounds = args.rounds or 3
