@@ -238,12 +238,19 @@ class EventHubEndpoint:
         credit: int = 200,
         max_message_size: int = 1024 * 1024,
         keep_events: bool = True,
+        keep_payload_bytes: int = 0,
     ) -> None:
+        """``keep_events=False`` counts events without decoding them (the benches); it
+        still keeps the first ``keep_payload_bytes`` bytes of raw transfer payloads,
+        undecoded (:meth:`payloads`, decode later with :func:`decode_events`)."""
         self.hub = hub
         self.partition_ids = [str(i) for i in range(partitions)]
         self._credit = credit
         self._max_message_size = max_message_size
         self._keep_events = keep_events
+        self._keep_payload_bytes = keep_payload_bytes
+        self._payloads: list[bytes] = []
+        self._payload_bytes = 0
         self._lock = threading.Condition()
         self._events: list[ReceivedEvent] = []
         self._count = 0
@@ -305,6 +312,11 @@ class EventHubEndpoint:
         """A snapshot of the events received so far, in arrival order."""
         with self._lock:
             return list(self._events)
+
+    def payloads(self) -> list[bytes]:
+        """The raw payloads kept in count-only mode (``keep_payload_bytes``), in order."""
+        with self._lock:
+            return list(self._payloads)
 
     @property
     def received_count(self) -> int:
@@ -503,6 +515,9 @@ class EventHubEndpoint:
         if not self._keep_events:  # count only (the bench): no per-message decoding
             with self._lock:
                 self._count += count_events(payload)
+                if self._payload_bytes < self._keep_payload_bytes:
+                    self._payloads.append(bytes(payload))
+                    self._payload_bytes += len(payload)
                 self._lock.notify_all()
             return
         decoded = decode_events(payload)

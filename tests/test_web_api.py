@@ -152,6 +152,10 @@ def test_scenario_check_and_save(api: TestClient, tmp_path: Path) -> None:
     text = api.get("/api/scenario").json()["text"]
     ok = api.post("/api/scenario/check", json={"text": text, "name": "mine.yaml"}).json()
     assert ok["ok"] and "4 / 2" in ok["summary"]["stores / DCs"]
+    data = yaml.safe_load(text)
+    data["realtime"]["speed"] = "max"  # the CLI's --speed max, in the scenario file
+    at_max = api.post("/api/scenario/check", json={"text": yaml.safe_dump(data), "name": "m.yaml"})
+    assert at_max.status_code == 200 and "speed max" in at_max.json()["summary"]["real time"]
     bad = text.replace("stores: 4", "stores: -4")
     r = api.post("/api/scenario/check", json={"text": bad, "name": "mine.yaml"}).json()
     assert not r["ok"] and any("mine.yaml:" in e and "volume.stores" in e for e in r["errors"])
@@ -277,6 +281,59 @@ def test_pause_resume_keeps_position(api: TestClient) -> None:
     assert api.post("/api/stream/speed", json={"speed": 120}).json()["speed"] == 120
     assert api.get("/api/stream/status").json()["session"] == 1
     assert api.post("/api/stream/stop").json()["state"] == "stopped"
+
+
+def test_speed_max_live_without_a_restart(api: TestClient) -> None:
+    started = api.post("/api/stream/start", json={"speed": "max"})
+    assert started.status_code == 200 and started.json()["speed"] == "max", started.text
+    st = wait_status(api, lambda s: s["released"] > 0, "first releases at max")
+    assert st["speed"] == "max" and st["session"] == 1
+    assert api.get("/api/stream/health").json()["lag_seconds"] == 0.0  # unpaced: no schedule
+    paced = api.post("/api/stream/speed", json={"speed": 30})
+    assert paced.status_code == 200 and paced.json()["speed"] == 30, paced.text
+    back = api.post("/api/stream/speed", json={"speed": "max"}).json()
+    assert back["speed"] == "max" and back["session"] == 1  # the same session, no restart
+    more = wait_status(api, lambda s: s["released"] > back["released"], "releases go on at max")
+    assert more["session"] == 1 and more["speed"] == "max"
+    assert api.put("/api/stream/config", json={"speed": "max"}).json()["speed"] == "max"
+    assert api.post("/api/stream/stop").json()["state"] == "stopped"
+
+
+def test_duration_at_max_is_a_wall_deadline(api: TestClient) -> None:
+    r = api.post("/api/stream/start", json={"speed": "max", "duration_minutes": 0.03})
+    assert r.status_code == 200 and r.json()["stops_at"] and r.json()["deadline"] is None
+    t0 = time.monotonic()
+    st = wait_status(api, lambda s: s["state"] == "stopped", "stopped by the wall deadline")
+    assert 1.0 <= time.monotonic() - t0 < 30 and st["events_sent"] > 0, st
+    assert st["stops_at"] is None
+    # stopped by hand before its deadline: the timer is cancelled with it
+    api.post("/api/stream/start", json={"speed": "max", "duration_minutes": 0.05})
+    assert api.post("/api/stream/stop").json()["stops_at"] is None
+    again = api.post("/api/stream/start", json={"speed": "max"})
+    assert again.status_code == 200 and again.json()["stops_at"] is None
+    time.sleep(3.5)  # past the cancelled deadline: still running
+    assert api.get("/api/stream/status").json()["state"] == "running"
+    assert api.post("/api/stream/stop").json()["state"] == "stopped"
+
+
+@pytest.mark.parametrize("bad", ["fast", 0, -1, None, True, 2_000_000, "", "nan"])
+def test_bad_speed_is_422_naming_speed(api: TestClient, bad: object) -> None:
+    # (start with speed null is the scenario's speed: not sent here)
+    for path in ("/api/stream/start", "/api/stream/speed")[bad is None :]:
+        r = api.post(path, json={"speed": bad})
+        assert r.status_code == 422, (path, bad, r.text)
+        assert r.json()["detail"][0]["loc"] == ["body", "speed"]
+    r = api.put("/api/stream/config", json={"speed": bad})
+    assert r.status_code == (200 if bad is None else 422), r.text
+    assert api.get("/api/stream/status").json()["state"] == "stopped"
+
+
+def test_speed_in_the_openapi(api: TestClient) -> None:
+    schemas = api.get("/openapi.json").json()["components"]["schemas"]
+    for name in ("StreamStart", "StreamConfig", "SpeedRequest"):
+        speed = schemas[name]["properties"]["speed"]
+        assert {"type": "string", "enum": ["max"]} in speed["anyOf"], name
+        assert "max" in speed["description"], name
 
 
 def test_quality_and_clear(api: TestClient) -> None:

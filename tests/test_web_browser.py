@@ -138,14 +138,16 @@ def test_console_in_chromium(server: tuple[str, Path, subprocess.Popen], tmp_pat
         page.fill("#speed", "1")  # while injecting: the world runs 3 h ahead of 10:00 only
         page.click("#s-start")
         expect(page.locator("#s-state")).to_have_text("running", timeout=20_000)
+        expect(page.locator("#s-speed-now")).to_have_text("x1")
         page.locator("#d-kind").select_option("dc_outage")
         page.locator("#d-dc").select_option("1")
         page.fill("#d-hours", "30")  # from ~13:10 today past DC 1's hours tomorrow
         page.click("#d-inject")
         expect(page.locator("#row-d1")).to_contain_text("dc_outage", timeout=60_000)
         expect(page.locator("#row-d1")).to_contain_text("dc 1")
-        page.fill("#speed", "100000")
+        page.fill("#speed", "max")  # unpaced, as the CLI's --speed max
         page.click("#s-speed")
+        expect(page.locator("#s-speed-now")).to_have_text("max", timeout=20_000)
         # the engine's live control, no restart: on past DC 1's hours tomorrow (12:22-13:12)
         for _ in range(900):
             if page.locator("#s-pos").inner_text() >= "2024-03-07T13:30":
@@ -157,7 +159,7 @@ def test_console_in_chromium(server: tuple[str, Path, subprocess.Popen], tmp_pat
         assert "receipts" in page.locator("#sales-last").inner_text()
         shot(page, tmp_path, "live-outage", taken)
         page.click("#row-d1 button.cancel")
-        # cancelled; or ended: at x100000 the world is already simulated past its end
+        # cancelled; or ended: at max the world is already simulated past its end
         expect(page.locator("#row-d1")).to_contain_text(re.compile("cancelled|ended"))
         status = httpx.get(url + "/api/stream/status").json()
         assert status["session"] == 1, status  # inject, speed and cancel: never restarted

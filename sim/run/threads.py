@@ -18,11 +18,13 @@ async def in_thread(fn: Callable[[], T], stopping: asyncio.Event) -> T | None:
 
     def work() -> None:
         try:
-            value = fn()
-        except BaseException as exc:  # handed to the loop
-            loop.call_soon_threadsafe(_settle, fut, None, exc)
-        else:
-            loop.call_soon_threadsafe(_settle, fut, value, None)
+            value, exc = fn(), None
+        except BaseException as e:  # handed to the loop
+            value, exc = None, e
+        try:
+            loop.call_soon_threadsafe(_settle, fut, value, exc)
+        except RuntimeError:  # the loop closed: the session gave this work up and ended
+            pass
 
     threading.Thread(target=work, name="prepare", daemon=True).start()
     stop: asyncio.Future[Any] = asyncio.ensure_future(stopping.wait())

@@ -28,6 +28,7 @@ from sim.web.models import (
     SpeedRequest,
     StreamConfig,
     StreamStart,
+    pace,
 )
 from sim.web.state import Console
 
@@ -205,10 +206,13 @@ def clear(request: Request, body: ClearRequest) -> dict[str, Any]:
 def stream_start(request: Request, body: StreamStart) -> dict[str, Any]:
     c = _c(request)
     update = body.model_dump(include={"sink", "speed", "event_types"}, exclude_none=True)
-    speed = update.get("speed") or c.live.config.get("speed") or c.realtime_default("speed")
-    duration = body.duration_minutes * 60 * speed if body.duration_minutes else None
+    speed = pace(update.get("speed") or c.live.config.get("speed") or c.realtime_default("speed"))
+    minutes = body.duration_minutes
+    # wall minutes: a simulated deadline when paced; at max, a wall-clock deadline
+    duration = minutes * 60 * speed if minutes and speed is not None else None
+    wall_limit = minutes * 60 if minutes and speed is None else None
     try:
-        return c.live.start(update, body.cap(), duration, c.job_blocker())
+        return c.live.start(update, body.cap(), duration, c.job_blocker(), wall_limit)
     except backend.Busy as e:
         raise _busy(e) from None
     except InputError as e:

@@ -81,7 +81,7 @@ def check_text(text: str, name: str, wall: WallClock) -> dict[str, Any]:
             _dictionaries(sc, name)
         except InputError as e:
             return {"ok": False, "errors": redact(str(e).replace(str(path), name)).splitlines()}
-    v = sc.volume
+    v, p = sc.volume, sc.realtime.pace
     return {
         "ok": True,
         "errors": [],
@@ -91,7 +91,7 @@ def check_text(text: str, name: str, wall: WallClock) -> dict[str, Any]:
             "stores / DCs": f"{v.stores} / {v.dcs}",
             "output": f"{sc.paths.output} ({sc.output.format})",
             "disruptions": ", ".join(f"{d.kind} from {d.start}" for d in sc.disruptions) or "none",
-            "real time": f"sink {sc.realtime.sink}, speed x{sc.realtime.speed:g}",
+            "real time": f"sink {sc.realtime.sink}, speed {'max' if p is None else f'x{p:g}'}",
         },
     }
 
@@ -290,7 +290,7 @@ class Stream:
             settings = settings.model_copy(
                 update={"max_events_per_second": cap, "emit_interval_ms": None}
             )
-        self.obs = obs = Observer(wall, settings.speed, watch)
+        self.obs = obs = Observer(wall, settings.pace, watch)
         self.t0 = 0.0
 
         class Run(RealtimeRun):

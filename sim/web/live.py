@@ -22,6 +22,7 @@ from sim.config.clock import WallClock
 from sim.config.secrets import redact
 from sim.errors import InputError
 from sim.web import backend
+from sim.web.models import pace
 from sim.web.observe import Watch
 
 BREAKER = {"closed": 0, "half_open": 1, "half-open": 1, "open": 2}  # for the chart
@@ -30,6 +31,10 @@ BREAKER = {"closed": 0, "half_open": 1, "half-open": 1, "open": 2}  # for the ch
 def _iso(sim: float) -> str:
     moment = datetime.fromtimestamp(sim, UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _shown(speed: float | None) -> float | str:
+    return "max" if speed is None else speed
 
 
 def _epoch(iso: str) -> float:
@@ -48,6 +53,8 @@ class Live:
         self.state = "stopped"  # stopped | running | paused
         self.error: str | None = None
         self.deadline: float | None = None  # simulated epoch seconds, from duration
+        self.timer: threading.Timer | None = None  # the wall deadline of a max-speed stream
+        self.stops_at: float | None = None  # when that timer stops it (wall epoch s)
         self.started_at: str | None = None
         self.totals: dict[str, int] = {}
         self.sent_before = 0
@@ -83,6 +90,7 @@ class Live:
         if self.lock.acquire(blocking=False):  # else a stop/restart holds it and cleans up
             try:
                 if self.stream is stream and self.state != "stopped":  # ended by itself
+                    self._disarm()
                     self._retire()
                     self.state = "stopped"
                     self._release()
@@ -111,9 +119,27 @@ class Live:
             self._lockctx.__exit__(None, None, None)
             self._lockctx = None
 
+    def _disarm(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer, self.stops_at = None, None
+
+    def _expire(self, timer: threading.Timer) -> None:
+        """The wall deadline passed: stop the stream, unless it was stopped meanwhile."""
+        with self.lock:
+            if self.timer is timer:
+                self.stop()
+
     def start(
-        self, update: dict[str, Any], cap: float | None, duration: float | None, blocker: str | None
+        self,
+        update: dict[str, Any],
+        cap: float | None,
+        duration: float | None,
+        blocker: str | None,
+        wall_limit: float | None = None,
     ) -> dict[str, Any]:
+        """Start a stream: ``duration`` simulated seconds (a paced stream's deadline), or
+        ``wall_limit`` wall seconds (a timer stops it: at max speed), or until stopped."""
         with self.lock:
             if self.state != "stopped":
                 raise backend.Busy(f"a stream is already {self.state}")
@@ -138,10 +164,16 @@ class Live:
                 self._release()
                 raise
             self.state = "running"
+            if wall_limit:
+                self.timer = timer = threading.Timer(wall_limit, lambda: self._expire(timer))
+                timer.daemon = True
+                self.stops_at = self.wall.now().timestamp() + wall_limit
+                timer.start()
             return self.status()
 
     def stop(self) -> dict[str, Any]:
         with self.lock:
+            self._disarm()
             if self.state != "stopped":
                 self._halt()
             self.state = "stopped"
@@ -192,7 +224,7 @@ class Live:
                 self._launch()
                 return
             if "speed" in update:
-                speed = float(update["speed"])
+                speed = pace(update["speed"])  # None: max
                 s.control(lambda c: c.set_speed(speed))
                 s.obs.speed, s.obs.anchor = speed, None  # the clock is rebased
             if "event_types" in update:
@@ -284,6 +316,7 @@ class Live:
             return
         try:
             if self.thread is thread and self.state != "stopped" and not thread.is_alive():
+                self._disarm()
                 self._retire()
                 self.state = "stopped"
                 self._release()
@@ -340,8 +373,9 @@ class Live:
             "max_events_per_second": self.cap,
             "position": _iso(self.position()),
             "deadline": _iso(self.deadline) if self.deadline else None,
+            "stops_at": _iso(self.stops_at) if self.stops_at else None,
             "events_sent": self.metrics()["sent"],
-            "speed": s.obs.speed if s is not None else settings.get("speed"),
+            "speed": _shown(s.obs.speed) if s is not None else settings.get("speed"),
             "session": self.sessions,
             "released": s.released() if s is not None else 0,
             "sink": s.settings.sink if s is not None else settings.get("sink"),

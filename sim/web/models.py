@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 
 from sim.config.disruptions import KINDS
 
@@ -29,6 +30,45 @@ OLD_TYPES: dict[str, tuple[Kind, dict[str, float]]] = {
 }
 
 
+MAX_SPEED = 1_000_000
+
+
+def _speed(value: object) -> float | Literal["max"]:
+    """A number in (0, 1e6], or ``"max"`` (unpaced: as fast as the sink accepts)."""
+    if isinstance(value, str) and value.strip().lower() == "max":
+        return "max"
+    try:
+        number = float(value) if isinstance(value, int | float | str) else math.nan
+    except ValueError:
+        number = math.nan
+    if isinstance(value, bool) or not 0 < number <= MAX_SPEED:
+        raise ValueError(f'expected a number > 0 and <= {MAX_SPEED:,}, or "max"')
+    return number
+
+
+SPEED_DOC = (
+    'simulated seconds per wall second (a number > 0), or "max": unpaced, as fast as the '
+    "sink accepts (the CLI's --speed max)"
+)
+Speed = Annotated[
+    float | Literal["max"],
+    PlainValidator(_speed),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_SPEED},
+                {"type": "string", "enum": ["max"]},
+            ]
+        }
+    ),
+]
+
+
+def pace(speed: float | str | None) -> float | None:
+    """The engine's speed of a request's: None for ``"max"``."""
+    return None if speed is None or speed == "max" else float(speed)
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -43,9 +83,15 @@ class StreamStart(_Body):
     ``burst`` events per ``emit_interval_ms``; ``max_events_per_second`` says it directly."""
 
     sink: Literal["eventhub", "jsonl", "stdout"] | None = None
-    speed: float | None = Field(None, gt=0, le=1_000_000)
+    speed: Speed | None = Field(None, description=SPEED_DOC)
     event_types: list[str] | None = Field(None, min_length=1)
-    duration_minutes: float | None = Field(None, gt=0, le=525_600, description="wall minutes")
+    duration_minutes: float | None = Field(
+        None,
+        gt=0,
+        le=525_600,
+        description="wall minutes: with a number speed, minutes x 60 x speed simulated "
+        "seconds; with max, the stream stops after that much wall time",
+    )
     emit_interval_ms: int | None = Field(None, ge=1, le=3_600_000)
     burst: int | None = Field(None, ge=1, le=1_000_000)
     max_events_per_second: float | None = Field(None, gt=0, le=10_000_000)
@@ -62,7 +108,7 @@ class StreamConfig(_Body):
     """Settings for the running stream (applied at once) or the next start."""
 
     sink: Literal["eventhub", "jsonl", "stdout"] | None = None
-    speed: float | None = Field(None, gt=0, le=1_000_000)
+    speed: Speed | None = Field(None, description=SPEED_DOC)
     event_types: list[str] | None = Field(None, min_length=1)
     batch_size: int | None = Field(None, ge=1, le=100_000)
     batch_timeout_ms: int | None = Field(None, ge=1, le=600_000)
@@ -70,7 +116,7 @@ class StreamConfig(_Body):
 
 
 class SpeedRequest(_Body):
-    speed: float = Field(gt=0, le=1_000_000)
+    speed: Speed = Field(description=SPEED_DOC)
 
 
 class DisruptionCreate(_Body):

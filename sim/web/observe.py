@@ -83,7 +83,7 @@ def _minute_iso(minute: int) -> str:
 class Observer:
     """What the console sees of a stream: counts by type, the last events, lag."""
 
-    def __init__(self, wall: WallClock, speed: float, watch: Watch | None = None) -> None:
+    def __init__(self, wall: WallClock, speed: float | None, watch: Watch | None = None) -> None:
         self.wall, self.speed = wall, speed
         self.watch = watch or Watch()
         self.by_type: dict[str, int] = {}
@@ -94,7 +94,9 @@ class Observer:
         self.lock = threading.Lock()
 
     def lag(self) -> float:
-        if self.paused or self.anchor is None or not self.last_ms:
+        """Wall seconds the last event seen is behind its paced schedule; 0 at max speed
+        (``speed`` None: unpaced, no schedule to be behind)."""
+        if self.speed is None or self.paused or self.anchor is None or not self.last_ms:
             return 0.0
         due = self.anchor[1] + (self.last_ms / 1000 - self.anchor[0]) / self.speed
         return max(0.0, self.wall.time() - due)

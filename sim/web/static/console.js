@@ -107,8 +107,10 @@ function chart(canvas, series, labels) {
 }
 function types() { const t = [...document.querySelectorAll(".etype:checked")].map((x) => x.value); return t.length ? t : null; }
 function showError(e) { $("s-error").textContent = e.message || ""; }
+// "max" (unpaced, as the CLI's --speed max) or a number; anything else goes to the API as typed (422)
+function speed() { const v = $("speed").value.trim(); return v.toLowerCase() === "max" ? "max" : v === "" ? null : (Number.isFinite(Number(v)) ? Number(v) : v); }
 on("s-start", async () => {
-  const body = {sink: $("sink").value, speed: Number($("speed").value) || null, event_types: types()};
+  const body = {sink: $("sink").value, speed: speed(), event_types: types()};
   if ($("cap").value) body.max_events_per_second = Number($("cap").value);
   if ($("minutes").value) body.duration_minutes = Number($("minutes").value);
   try { await call("POST", "/api/stream/start", body); showError({}); } catch (e) { showError(e); }
@@ -116,7 +118,7 @@ on("s-start", async () => {
 on("s-stop", () => call("POST", "/api/stream/stop").catch(showError));
 on("s-pause", () => call("POST", "/api/stream/pause").catch(showError));
 on("s-resume", () => call("POST", "/api/stream/resume").catch(showError));
-on("s-speed", () => call("POST", "/api/stream/speed", {speed: Number($("speed").value)}).catch(showError));
+on("s-speed", () => call("POST", "/api/stream/speed", {speed: speed()}).catch(showError));
 on("d-inject", async () => {
   const body = {kind: $("d-kind").value, duration_hours: Number($("d-hours").value) || 4};
   for (const k of ["dc", "store"]) if ($("d-" + k).value) body[k] = Number($("d-" + k).value);
@@ -142,7 +144,7 @@ async function listDisruptions() {
 async function tick() {
   try {
     const [st, stats, recent] = await Promise.all([call("GET", "/api/stream/status"), call("GET", "/api/stream/statistics"), call("GET", "/api/stream/events/recent?limit=100")]);
-    $("s-state").textContent = st.state; $("s-pos").textContent = st.position; $("s-sent").textContent = fmt(st.events_sent);
+    $("s-state").textContent = st.state; $("s-speed-now").textContent = typeof st.speed === "number" ? "x" + st.speed : st.speed ?? "-"; $("s-pos").textContent = st.position; $("s-sent").textContent = fmt(st.events_sent);
     if (st.error) $("s-error").textContent = st.error;
     const names = Object.keys(stats.events_by_type).sort();
     chart($("c-rates"), names.map((n) => stats.samples.map((p) => p.rates[n] || 0)), names);
