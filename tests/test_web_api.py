@@ -203,7 +203,7 @@ def test_stream_steered_live_without_a_restart(api: TestClient) -> None:
     out = Path(api.app.state.console.output)
     types = api.get("/api/stream/event-types").json()
     assert "truck_departed" in types and "receipt_created" in types
-    # speed 1 while injecting: the world runs only the look-ahead (3 h) past 10:00
+    # speed 1 while injecting: the world runs only the look-ahead (40 min) past 10:00
     r = api.post("/api/stream/start", json={"sink": "jsonl", "speed": 1, "emit_interval_ms": 10})
     assert r.status_code == 200 and r.json()["max_events_per_second"] == 100.0
     assert api.post("/api/stream/start", json={}).status_code == 409

@@ -135,13 +135,13 @@ def test_console_in_chromium(server: tuple[str, Path, subprocess.Popen], tmp_pat
         shutil.copytree(out, before)
         page.goto(url + "/live")
         page.locator("#sink").select_option("jsonl")
-        page.fill("#speed", "1")  # while injecting: the world runs 3 h ahead of 10:00 only
+        page.fill("#speed", "1")  # while injecting: the world runs 40 min ahead of 10:00 only
         page.click("#s-start")
         expect(page.locator("#s-state")).to_have_text("running", timeout=20_000)
         expect(page.locator("#s-speed-now")).to_have_text("x1")
         page.locator("#d-kind").select_option("dc_outage")
         page.locator("#d-dc").select_option("1")
-        page.fill("#d-hours", "30")  # from ~13:10 today past DC 1's hours tomorrow
+        page.fill("#d-hours", "30")  # from ~10:50 today past DC 1's hours tomorrow
         page.click("#d-inject")
         expect(page.locator("#row-d1")).to_contain_text("dc_outage", timeout=60_000)
         expect(page.locator("#row-d1")).to_contain_text("dc 1")
