@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,6 +45,12 @@ class Result:
     peak_mb: float
     cpu: float  # user + system CPU seconds of the child and its workers (load-independent-ish)
     disk_mb: float = 0.0  # size of the fact files written
+    output: Path | None = None  # the output folder, when kept (run(..., keep=True))
+
+    def cleanup(self) -> None:
+        """Remove a kept output folder."""
+        if self.output is not None:
+            shutil.rmtree(self.output.parent, ignore_errors=True)
 
 
 def scenario_file(folder: Path, days: int, fmt: str, volume: dict[str, Any] | None = None) -> Path:
@@ -68,9 +75,13 @@ def peak_mb(ru_maxrss: int) -> float:
     return ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
-def run(days: int, workers: int, fmt: str, volume: dict[str, Any] | None = None) -> Result:
-    """``python -m sim run`` of the default scenario (``volume`` keys replaced) in a child."""
-    with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
+def run(
+    days: int, workers: int, fmt: str, volume: dict[str, Any] | None = None, keep: bool = False
+) -> Result:
+    """``python -m sim run`` of the default scenario (``volume`` keys replaced) in a child;
+    ``keep``: its output stays (``Result.output``) until ``Result.cleanup()``."""
+    tmp = tempfile.mkdtemp(prefix="bench-engine-")
+    try:
         folder = Path(tmp)
         out = folder / "output"
         cmd = [
@@ -86,6 +97,9 @@ def run(days: int, workers: int, fmt: str, volume: dict[str, Any] | None = None)
             raise SystemExit(f"{' '.join(cmd)} exited {child.returncode}")
         state = json.loads((out / "generation_state.json").read_text())
         disk = sum(p.stat().st_size for p in (out / "facts").rglob("*") if p.is_file())
+    finally:
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
     cpu = usage.ru_utime + usage.ru_stime
     return Result(
         days,
@@ -95,6 +109,7 @@ def run(days: int, workers: int, fmt: str, volume: dict[str, Any] | None = None)
         peak_mb(usage.ru_maxrss),
         cpu,
         disk / 1e6,
+        out if keep else None,
     )
 
 
