@@ -18,7 +18,7 @@ by the simulation thread before its next slice. The resolved start and end are r
 in the folder's overlay (:mod:`sim.run.overlay`), which every later run (a restart of
 the stream, fast-forward of the same days) applies, so those days come out the same.
 :meth:`Steering.inject` says how far ahead of the stream's position the disruption
-starts (``effective_in_s``: at least the look-ahead, about 3 simulated hours).
+starts (``effective_in_s``: at least the look-ahead, 40 simulated minutes, plus a margin).
 
 A cancel ends a live disruption at the same first instant not yet simulated (for the
 day-shaping kinds: at the start of the next business day not yet set up); one that
