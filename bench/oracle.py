@@ -8,6 +8,12 @@ real-time run at an injected time. ``--check`` regenerates them and compares.
     python bench/oracle.py --check tests/oracle/manifest.json   # compare (exit 1 on a change)
     python bench/oracle.py --check tests/oracle/manifest.json --cases tiny
 
+Bytes are reproducible for the same code, seed and scenario *and the same libraries*:
+numpy's and pyarrow's releases may change a draw or an encoding. The manifest records
+the versions it was written with (``_environment``); ``--check`` names them when they
+differ from the running ones, so a difference can be told from a regression (run
+``--write`` on the old code first, then ``--check`` the new).
+
 ``generation_state.json`` (it holds run times), ``state/`` (checkpoints) and
 ``realtime/state.json`` are not compared. The stream is compared as the sorted list of
 its events without ``ingest_timestamp`` (the wall time of sending).
@@ -136,6 +142,14 @@ CASES: dict[str, Callable[[Path], dict[str, str]]] = {
 }
 
 
+def environment() -> dict[str, str]:
+    """The versions of Python and the libraries the bytes depend on."""
+    from importlib.metadata import version
+
+    libs = {name: version(name) for name in ("numpy", "pyarrow", "simpy")}
+    return {"python": sys.version.split()[0], **libs}
+
+
 def compare(want: dict[str, str], got: dict[str, str]) -> list[str]:
     diffs = [f"changed: {k}" for k in sorted(want) if k in got and want[k] != got[k]]
     diffs += [f"missing: {k}" for k in sorted(set(want) - set(got))]
@@ -153,6 +167,9 @@ def main() -> int:
     path = args.check or args.write
     manifest = json.loads(path.read_text()) if path.exists() else {}
     bad = 0
+    recorded, running = manifest.get("_environment"), environment()
+    if args.check and recorded != running:
+        print(f"note: recorded with {recorded or 'unrecorded versions'}; running {running}")
     with tempfile.TemporaryDirectory() as d:
         for name in args.cases:
             got = CASES[name](Path(d))
@@ -166,6 +183,7 @@ def main() -> int:
             for line in diffs[:20]:
                 print(f"  {line}")
     if args.write:
+        manifest["_environment"] = running
         args.write.parent.mkdir(parents=True, exist_ok=True)
         args.write.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return 1 if bad else 0
