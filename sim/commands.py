@@ -19,13 +19,11 @@ from sim.master.build import check_volumes
 from sim.master.dictionaries import load_dictionaries
 from sim.run.history import default_workers, prepare
 from sim.run.lock import output_lock
-from sim.run.output import STATE_FILE
+from sim.run.output import GENERATED
 from sim.sinks import ConnectionStringError, MissingExtraError, RealtimeSettings
 
 if TYPE_CHECKING:
     from sim.report.report import Report
-
-GENERATED = ("master", "facts", "closing", "state", "dead_letter", "realtime", STATE_FILE)
 
 
 def _load(args: argparse.Namespace) -> tuple[Scenario, Period, Path]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -345,6 +346,27 @@ def test_quality_and_clear(api: TestClient) -> None:
     cleared = api.post("/api/clear", json={"confirm": out.name}).json()["cleared"]
     assert "facts" in cleared and not (out / "facts").exists()
     assert api.get("/api/stats").status_code == 400
+
+
+def test_realism_report_built_and_served(api: TestClient) -> None:
+    assert api.get("/report").status_code == 404  # not built yet
+    assert 'id="r-open" href="/report" target="_blank" hidden' in api.get("/quality").text
+    r = api.post("/api/report")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["html"] == "/report" and body["counted"] > 0
+    assert body["summary"].startswith(f"{body['in_band']} of {body['counted']} targets in band")
+    statuses = {t["status"] for t in body["targets"]}
+    assert statuses <= {"pass", "fail", "not measurable"} and "pass" in statuses
+    page = api.get("/report")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "<svg" in page.text and not re.search(r"(src|href)=.https?:", page.text)
+    assert "hidden" not in api.get("/quality").text.split('id="r-open"')[1].split(">")[0]
+    out = Path(api.app.state.console.output)
+    assert "report" in api.post("/api/clear", json={"confirm": out.name}).json()["cleared"]
+    assert api.get("/report").status_code == 404, "a report of cleared data goes with it"
+    r = api.post("/api/report")
+    assert r.status_code == 400 and "generate history first" in r.text
 
 
 def test_token_guards_every_page_and_call(generated: Path, tmp_path: Path) -> None:

@@ -19,6 +19,12 @@ from sim.config.scenario import Scenario
 from sim.errors import InputError
 
 STATE_FILE = "generation_state.json"
+# What runs write into an output folder (``clear`` removes it): data, checkpoints, the
+# stream's state and dead letters, SCD2 dimensions, Delta staging, the realism report.
+GENERATED = (
+    "master", "facts", "closing", "dimensions", "state", "dead_letter", "realtime",
+    "_staging", "report", STATE_FILE,
+)  # fmt: skip
 VERSION = 1
 
 

@@ -30,6 +30,7 @@ from sim.web.models import (
     StreamStart,
     pace,
 )
+from sim.web.realism import build_report
 from sim.web.state import Console
 
 api = APIRouter(prefix="/api")
@@ -186,6 +187,20 @@ def validate(request: Request) -> dict[str, Any]:
 def stats(request: Request) -> list[dict[str, str]]:
     try:
         return _c(request).stats()
+    except InputError as e:
+        raise _bad(e) from None
+
+
+@api.post("/report", tags=["quality"])
+def realism_report(request: Request) -> dict[str, Any]:
+    """Build the realism report of the output folder (scores against published figures,
+    with its plots at ``/report``); busy while a generation job writes the folder."""
+    c = _c(request)
+    blocker = c.job_blocker()
+    if blocker:
+        raise _busy(backend.Busy(blocker))
+    try:
+        return build_report(c.output)
     except InputError as e:
         raise _bad(e) from None
 

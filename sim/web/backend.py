@@ -33,6 +33,7 @@ from sim.contract.schema import TABLES
 from sim.errors import InputError
 from sim.run.lock import OutputLocked
 from sim.run.lock import output_lock as engine_lock
+from sim.run.output import GENERATED, STATE_FILE
 from sim.web.observe import ObservedSink, Observer, Watch
 from sim.web.tables import master_targets  # noqa: F401 - re-exported for the pages
 
@@ -43,8 +44,6 @@ if TYPE_CHECKING:
 
 READY_S = 60.0  # how long a live command waits for a session that is still setting up
 T = TypeVar("T")
-GENERATED = ("master", "facts", "closing", "state", "dead_letter", "realtime")
-STATE_FILE = "generation_state.json"
 
 
 class Busy(Exception):
@@ -191,7 +190,7 @@ def stats(root: Path) -> list[dict[str, str]]:
 
 
 def clear(root: Path) -> list[str]:
-    present = [root / n for n in (*GENERATED, STATE_FILE) if (root / n).exists()]
+    present = [root / n for n in GENERATED if (root / n).exists()]
     for p in present:
         shutil.rmtree(p) if p.is_dir() else p.unlink()
     return [p.name for p in present]

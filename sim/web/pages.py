@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from sim.config.disruptions import KINDS
@@ -14,6 +14,7 @@ from sim.config.secrets import redact
 from sim.contract.schema import TABLES
 from sim.web import backend
 from sim.web.models import OLD_TYPES
+from sim.web.realism import report_file
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 pages = APIRouter(include_in_schema=False)
@@ -120,7 +121,17 @@ def live(request: Request) -> HTMLResponse:
 
 @pages.get("/quality", response_class=HTMLResponse)
 def quality(request: Request) -> HTMLResponse:
-    return _page(request, "quality")
+    built = report_file(request.app.state.console.output) is not None
+    return _page(request, "quality", report_built=built)
+
+
+@pages.get("/report", response_class=HTMLResponse)
+def report(request: Request) -> Response:
+    """The last realism report built for the output folder (``POST /api/report``)."""
+    path = report_file(request.app.state.console.output)
+    if path is None:
+        raise HTTPException(404, "no realism report yet: build it on the Quality page")
+    return FileResponse(path, media_type="text/html")
 
 
 @pages.get("/danger", response_class=HTMLResponse)

@@ -83,6 +83,17 @@ on("run-stats", async () => {
   catch (e) { $("stats").textContent = e.message; }
 });
 
+on("run-report", async () => {
+  $("r-summary").textContent = "building (a year of history takes about half a minute)...";
+  try {
+    const r = await call("POST", "/api/report");
+    $("r-summary").textContent = r.summary;
+    $("r-open").hidden = false;
+    const shown = r.targets.map((t) => ({...t, value: t.value ?? t.note, band: t.band.join(" .. ")}));
+    rows($("report"), ["status", "group", "title", "value", "band", "published"], shown);
+  } catch (e) { $("r-summary").textContent = e.message; }
+});
+
 // -- Danger -----------------------------------------------------------------------------
 on("clear", async () => {
   try { $("clear-result").textContent = "cleared: " + (await call("POST", "/api/clear", {confirm: $("confirm").value})).cleared.join(", "); }
