@@ -229,7 +229,7 @@ class ShardDay:
 
     def _ticker(self) -> Generator[simpy.Event, object, None]:
         while True:
-            yield self.env.timeout(self.ctx.rec.flush_every)
+            yield self.env.timeout(self.ctx.rec.next_flush(self.env.now) - self.env.now)
             for store in self.stores:
                 store.flush(self.env.now)
             self.online.flush(self.env.now)

@@ -51,6 +51,10 @@ class Recorder:
         """Whether rows of ``table`` are kept; processes may skip building the others."""
         return True
 
+    def next_flush(self, now: float) -> float:
+        """The sim time after ``now`` at which processes next hand over their rows."""
+        return now + self.flush_every
+
     def ms(self, t: np.ndarray | float) -> np.ndarray:
         """Sim seconds to epoch milliseconds."""
         return self.t0_ms + sim_ms(t)
