@@ -121,6 +121,19 @@ def cli(folder: Path, days: int, workers: int) -> tuple[float, int, str, float]:
     return time.perf_counter() - t0, rows(out), digest(out), engine_seconds(out)
 
 
+def wait_healthy(c: httpx.Client, seconds: float = 30.0) -> None:
+    """Until the console answers ``/health`` (it is starting in a child process)."""
+    deadline = time.perf_counter() + seconds
+    while True:
+        try:
+            c.get("/health")
+            return
+        except httpx.HTTPError:
+            if time.perf_counter() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -146,12 +159,7 @@ def console(folder: Path, days: int, workers: int) -> tuple[float, int, str, flo
     )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
-            for _ in range(300):
-                try:
-                    c.get("/health")
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
+            wait_healthy(c)
             job = c.post("/api/jobs/generate", json={"master_only": True}).json()["id"]
             assert wait_sse(c, job)["status"] == "done"
             t0 = time.perf_counter()
@@ -287,12 +295,7 @@ def stream_console(
         proc = subprocess.Popen(cmd, cwd=ROOT, env=_env(ep, at), stdout=log, stderr=log)
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as c:
-                for _ in range(600):
-                    try:
-                        c.get("/health")
-                        break
-                    except httpx.HTTPError:
-                        time.sleep(0.05)
+                wait_healthy(c)
                 t0 = time.perf_counter()
                 r = c.post("/api/stream/start", json=body)
                 assert r.status_code == 200, r.text
