@@ -262,16 +262,13 @@ def report(args: argparse.Namespace) -> int:
     import orjson
 
     from sim.report.html import write_html
-    from sim.report.report import as_json, build
+    from sim.report.report import DEFAULT_HTML, as_json, build
 
-    for folder in (args.output, args.against):
-        if folder is not None and not (folder / "facts").is_dir():
-            raise InputError(f"{folder}: no facts/ folder (not an output folder?)")
     r = build(args.output, args.against)
     if args.json:
         sys.stdout.write(orjson.dumps(as_json(r), option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
-    path = write_html(r, args.html or args.output / "report" / "index.html")
+    path = write_html(r, args.html or args.output / DEFAULT_HTML)
     _print_scores(r)
     out.print(f"{r.summary()}; wrote {path}")
     return 0

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sim.errors import InputError
 from sim.report.experiment import Effect, effects
 from sim.report.measure import daily_sales, measure_all
 from sim.report.scan import Output
@@ -65,7 +66,16 @@ def measure(root: Path) -> Measurement:
     )
 
 
+DEFAULT_HTML = Path("report") / "index.html"  # under the output folder, unless --html
+
+
 def build(root: Path, against: Path | None = None) -> Report:
+    """Score ``root`` (and what changed against ``against``); both must hold history."""
+    for folder in (root, against):
+        if folder is not None and not (folder / "facts").is_dir():
+            raise InputError(
+                f"{folder}: no facts/ folder (not an output folder?): generate history first"
+            )
     r = Report(measure(root))
     if against is not None:
         r.base = measure(against)

@@ -11,24 +11,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sim.errors import InputError
-
-HTML = Path("report") / "index.html"  # under the output folder
-
 
 def build_report(output: Path) -> dict[str, Any]:
     """Score the output folder against ``sim/report/targets.yaml``; write the HTML."""
     from sim.report.html import write_html
-    from sim.report.report import as_json, build
+    from sim.report.report import DEFAULT_HTML, as_json, build
 
-    if not (output / "facts").is_dir():
-        raise InputError(f"{output}: no facts/ folder yet: generate history first")
     report = build(output, None)
-    write_html(report, output / HTML)
+    write_html(report, output / DEFAULT_HTML)
     return {**as_json(report), "output": output.name, "html": "/report"}
 
 
 def report_file(output: Path) -> Path | None:
     """The last report built for ``output``, if any."""
-    path = output / HTML
+    from sim.report.report import DEFAULT_HTML  # the report's modules only when asked
+
+    path = output / DEFAULT_HTML
     return path if path.is_file() else None
