@@ -5,14 +5,19 @@ and the simulation stays within the look-ahead of what it released."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import orjson
+import psutil
 import pytest
 import yaml
 
-from sim.config.clock import fixed_wall_clock
+from sim.config.clock import ENV_NOW, fixed_wall_clock
 from sim.run.feeder import SLICE
 from sim.run.realtime import LOOKAHEAD
 from tests.helpers import ROOT, run_cli
@@ -61,3 +66,77 @@ def test_default_chain_streams_every_event_in_time_order(history: Path, tmp_path
     }, "the sensor rows recorded after the fact are in the stream"
     assert LOOKAHEAD + SLICE <= 3600, "a start simulates at most an hour past its point"
     assert ts[-1] > "2024-03-06T16:55:00", "the whole hour went out"
+
+
+def _stream(history: Path, tmp: Path, name: str, now: str, seconds: int, workers: int) -> Path:
+    out = tmp / name
+    shutil.copytree(history, out)
+    path = scenario(tmp, out)
+    data = yaml.safe_load(path.read_text())
+    data["realtime"]["workers"] = workers
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with fixed_wall_clock(now):
+        args = ["run", path, "--realtime", "--speed", "max", "--duration", str(seconds)]
+        assert run_cli(*args, "--quiet") == 0
+    return out
+
+
+def _by_key(out: Path) -> dict[str, list[tuple[str, str, str]]]:
+    keys: dict[str, list[tuple[str, str, str]]] = {}
+    for line in (out / "realtime" / "events.jsonl").read_bytes().splitlines():
+        e = orjson.loads(line)
+        key = str(e["payload"].get("StoreID") or e["payload"].get("DCID") or e["event_type"])
+        body = orjson.dumps(e["payload"], option=orjson.OPT_SORT_KEYS).decode()
+        keys.setdefault(key, []).append((e["event_id"], e["event_type"], body))
+    return keys
+
+
+def test_worker_processes_stream_what_the_thread_streams(history: Path, tmp_path: Path) -> None:
+    """Today's shards in two worker processes (the default on 2 cores) or in the
+    session's thread: the same events, the same ids, each store's in the same order."""
+    now = "2024-03-06T17:00:00Z"
+    procs = _by_key(_stream(history, tmp_path, "procs", now, 1200, workers=2))
+    thread = _by_key(_stream(history, tmp_path, "thread", now, 1200, workers=1))
+    assert sum(map(len, procs.values())) > 10_000
+    assert procs.keys() == thread.keys()
+    for key in procs:
+        assert procs[key] == thread[key], key
+
+
+def test_a_day_closed_by_worker_processes_has_fast_forward_bytes(
+    history: Path, tmp_path: Path
+) -> None:
+    """Streaming across 10:00 UTC: the workers write the day's files and checkpoints,
+    and the files are byte for byte the ones fast-forward writes for that day."""
+    live = _stream(history, tmp_path, "live", "2024-03-07T09:50:00Z", 1200, workers=2)
+    ff = tmp_path / "ff"
+    shutil.copytree(history, ff)
+    with fixed_wall_clock("2024-03-07T10:30:00Z"):
+        assert run_cli("run", scenario(tmp_path, ff), "--quiet", "--workers", "2") == 0
+    day = sorted(ff.glob("facts/*/dt=2024-03-06/*"))
+    assert len(day) >= 9 * 5, "every fact table, every shard"
+    for f in day:
+        assert (live / f.relative_to(ff)).read_bytes() == f.read_bytes(), f
+    state = json.loads((live / "generation_state.json").read_text())
+    assert state["last_day"] == "2024-03-06"
+
+
+def test_a_worker_killed_ends_the_session_with_a_clear_error(history: Path, tmp_path: Path) -> None:
+    out = tmp_path / "k"
+    shutil.copytree(history, out)
+    path = scenario(tmp_path, out)
+    env = {**os.environ, ENV_NOW: "2024-03-06T15:00:00Z", "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "sim", "run", str(path), "--realtime", "--speed", "600"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    events = out / "realtime" / "events.jsonl"
+    deadline = time.monotonic() + 120
+    while not (events.exists() and events.stat().st_size) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    workers = psutil.Process(proc.pid).children()
+    assert len(workers) == 2, "two worker processes on the default chain"
+    workers[0].kill()
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 1, stderr
+    assert "run failed: the worker process simulating shards" in stderr, stderr
+    assert "killed by signal 9" in stderr and "Traceback" not in stderr, stderr
+    assert not workers[1].is_running() or workers[1].status() == psutil.STATUS_ZOMBIE

@@ -160,7 +160,9 @@ def test_console_in_chromium(server: tuple[str, Path, subprocess.Popen], tmp_pat
         shot(page, tmp_path, "live-outage", taken)
         page.click("#row-d1 button.cancel")
         # cancelled; or ended: at max the world is already simulated past its end
-        expect(page.locator("#row-d1")).to_contain_text(re.compile("cancelled|ended"))
+        expect(page.locator("#row-d1")).to_contain_text(
+            re.compile("cancelled|ended"), timeout=30_000
+        )
         status = httpx.get(url + "/api/stream/status").json()
         assert status["session"] == 1, status  # inject, speed and cancel: never restarted
         page.click("#s-stop")

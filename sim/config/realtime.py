@@ -3,6 +3,7 @@ message envelope and transport, the release rate cap and the test faults."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -37,6 +38,11 @@ class RealtimeSettings(BaseModel):
         1.0, description="simulated seconds per wall-clock second, or max (as fast as the sink)"
     )
     sink: SinkKind = "eventhub"
+    workers: int | Literal["auto"] = Field(
+        "auto",
+        description="processes simulating today's shards; 1 = a thread of the session's "
+        "process; auto = one per core but one (the sink's), at least 2, on 2 cores or more",
+    )
     jsonl_path: str | None = Field(
         None, description="jsonl sink file; relative paths are under the output directory"
     )
@@ -100,6 +106,13 @@ class RealtimeSettings(BaseModel):
             raise ValueError("speed must be a number > 0, or max")
         return value
 
+    @field_validator("workers")
+    @classmethod
+    def _some_workers(cls, value: int | str) -> int | str:
+        if value != "auto" and not int(value) >= 1:
+            raise ValueError("workers must be a whole number >= 1, or auto")
+        return value
+
     @property
     def pace(self) -> float | None:
         """The speed as a number, None for max."""
@@ -130,6 +143,13 @@ class RealtimeSettings(BaseModel):
                 f"max_buffer ({self.max_buffer}) must be >= batch_size ({self.batch_size})"
             )
         return self
+
+    def shard_workers(self, shards: int) -> int:
+        """How many worker processes simulate ``shards`` shards (1: a thread instead)."""
+        cores = os.cpu_count() or 1
+        auto = 1 if cores < 2 else max(2, cores - 1)
+        n = auto if self.workers == "auto" else self.workers
+        return max(1, min(n, shards))
 
     @property
     def rate_cap(self) -> float | None:

@@ -19,16 +19,17 @@ import threading
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import numpy as np
 import pyarrow as pa
 
+from sim.config.scenario import Scenario
 from sim.contract.schema import TABLES
 from sim.run.events import EventBatch, build_events
 from sim.run.files import FileRecorder
 from sim.run.outbox import Outbox
-from sim.run.shard import ShardLoop
+from sim.run.shard import Master, ShardLoop
 from sim.world.day import ShardDay
 from sim.world.recorder import take
 
@@ -81,6 +82,37 @@ class StreamRecorder(FileRecorder):
 
 T = TypeVar("T")
 DayClosed = Callable[[date, dict[str, int]], None]
+Action = Callable[[list[ShardLoop]], None]  # a live change, made to the shards' loops
+Decide = Callable[[float], tuple[Action, T]]
+
+
+class Steerable(Protocol):
+    """What :mod:`sim.run.steer` needs of a feeder (a thread's or worker processes')."""
+
+    def steer(self, decide: Decide[T]) -> T: ...
+
+
+class AnyFeeder(Steerable, Protocol):
+    """What the session needs of a feeder: :class:`Feeder` or
+    :class:`sim.run.feeder_procs.ProcessFeeder`."""
+
+    frontier: float
+    error: BaseException | None
+    on_day_closed: DayClosed  # called with each business day closed and its rows
+
+    @property
+    def day(self) -> date: ...
+
+    @property
+    def alive(self) -> bool: ...
+
+    def start(self) -> None: ...
+
+    def allow(self, upto: float) -> None: ...
+
+    def stop(self, timeout: float = 0.5) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class Feeder:
@@ -91,8 +123,11 @@ class Feeder:
     loop end it (checkpoint saved after its files) and begin the next.
     """
 
-    def __init__(self, loops: list[ShardLoop], t0: float, on_day_closed: DayClosed) -> None:
-        self.loops, self.t0, self.on_day_closed = loops, t0, on_day_closed
+    def __init__(
+        self, loops: list[ShardLoop], t0: float, on_day_closed: DayClosed | None = None
+    ) -> None:
+        self.loops, self.t0 = loops, t0
+        self.on_day_closed: DayClosed = on_day_closed or _nothing
         self.recs = [cast(StreamRecorder, lp.rec) for lp in loops]
         self.outbox = self.recs[0].outbox
         self.frontier = t0 + self.days[0].start  # epoch seconds every shard has reached
@@ -100,7 +135,7 @@ class Feeder:
         # The instant the thread has run, or is running, to (the first one not yet
         # simulated), and what to apply before it runs further (:meth:`steer`).
         self.committed = self.frontier
-        self._pending: list[Callable[[], None]] = []
+        self._pending: list[Action] = []
         self.error: BaseException | None = None
         self.busy_s = 0.0
         self._stop = False
@@ -128,7 +163,7 @@ class Feeder:
                 self.allowed = upto
                 self._cond.notify_all()
 
-    def steer(self, decide: Callable[[float], tuple[Callable[[], None], T]]) -> T:
+    def steer(self, decide: Decide[T]) -> T:
         """Change the world from the first instant not yet simulated: ``decide(committed)``
         runs under the lock and returns an action, run by the simulation thread before
         its next slice (nothing past ``committed`` is simulated before it), and a result."""
@@ -160,17 +195,28 @@ class Feeder:
                         return
                     target = min(self.allowed, self.frontier + SLICE)
                     for action in self._pending:  # live changes (sim.run.steer)
-                        action()
+                        action(self.loops)
                     self._pending.clear()
                     self.committed = target
                 started = time.perf_counter()
                 self._advance(target)
-                self.outbox.add([b for r in self.recs for b in r.take_staged()])
+                self._deliver(target, [b for r in self.recs for b in r.take_staged()])
                 self.busy_s += time.perf_counter() - started
-                with self._cond:
-                    self.frontier = target
         except BaseException as exc:  # surfaced by the loop
             self.error = exc
+
+    def _deliver(self, target: float, batches: list[EventBatch]) -> None:
+        """Hand a slice's events over: every shard has simulated up to ``target``."""
+        self.outbox.add(batches)
+        with self._cond:
+            self.frontier = target
+
+    def close(self) -> None:
+        """After :meth:`stop`: wait for the day files being written and end the writers
+        (unless the thread is still mid-slice: it is a daemon, ended with the process)."""
+        if not self.alive:
+            for r in self.recs:
+                r.close()
 
     def _advance(self, target: float) -> None:
         """Run every shard to epoch second ``target``, closing days that end before it."""
@@ -195,3 +241,26 @@ class Feeder:
         self.on_day_closed(day, rows)
         for lp in self.loops:
             lp.begin(day + timedelta(days=1))
+
+
+def _nothing(day: date, rows: dict[str, int]) -> None:
+    pass
+
+
+def today_loops(
+    sc: Scenario,
+    root: Path,
+    shards: list[int],
+    first: date,
+    today: date,
+    t0: float,
+    outbox: Outbox,
+    master: Master,
+) -> list[ShardLoop]:
+    """A loop for each of ``shards``, with today begun, recording to ``outbox``."""
+    fmt, loops = sc.output.format, []
+    for s in shards:
+        rec = StreamRecorder(sc.seed, s, int(t0 * 1000), root, fmt, outbox)
+        loops.append(ShardLoop(sc, root, s, first, rec, master))
+        loops[-1].begin(today)
+    return loops

@@ -43,7 +43,8 @@ from sim.config.scenario import Period, Scenario
 from sim.errors import InputError
 from sim.run.channel import ControlChannel
 from sim.run.control import Control
-from sim.run.feeder import SLICE, Feeder, StreamRecorder
+from sim.run.feeder import SLICE, AnyFeeder, StreamRecorder
+from sim.run.feeder_procs import make_feeder, store_ids
 from sim.run.history import record_generated, run_history
 from sim.run.outbox import Outbox
 from sim.run.output import GenerationState
@@ -51,7 +52,7 @@ from sim.run.overlay import with_overlay
 from sim.run.pacing import Clock, Lag
 from sim.run.release import Releaser
 from sim.run.screen import hm, span, status, view_of
-from sim.run.shard import ShardLoop, master_tables
+from sim.run.shard import master_tables
 from sim.run.steer import Steering
 from sim.run.threads import T, in_thread
 from sim.sinks import RealtimeSettings, Sink, make_sink
@@ -107,7 +108,7 @@ class RealtimeRun:
         self.phase = "starting"
         self.released_ms = 0
         self.clock: Clock | None = None
-        self.feeder: Feeder | None = None
+        self.feeder: AnyFeeder | None = None
         self.outbox: Outbox | None = None
         self._acks: deque[tuple[int, int]] = deque()  # (released_ms, events handed so far)
 
@@ -158,26 +159,29 @@ class RealtimeRun:
                 return int(saved["released_ms"])
         return now_ms
 
-    def _prepare(self) -> tuple[Feeder, Outbox, int, int]:
+    def _position(self, state: GenerationState, now: datetime) -> tuple[date, int, int]:
+        """Today (the day after the history), the resume point and now, in epoch ms."""
+        today = date.fromisoformat(state.last_day) + timedelta(days=1)  # type: ignore[arg-type]
+        now_ms = int(now.timestamp() * 1000)
+        resume = max(self._resume_point(today, now_ms), int(day_start(today).timestamp() * 1000))
+        return today, resume, now_ms
+
+    def _prepare(self) -> tuple[AnyFeeder, Outbox, int, int]:
         """Catch up whole days, then set up today's world from its checkpoint."""
         now = self.wall.now()
         state = self.catch_up(now)
         first = date.fromisoformat(state.first_day)
-        today = date.fromisoformat(state.last_day) + timedelta(days=1)  # type: ignore[arg-type]
-        now_ms = int(now.timestamp() * 1000)
-        resume = max(self._resume_point(today, now_ms), int(day_start(today).timestamp() * 1000))
+        today, resume, now_ms = self._position(state, now)
         outbox = Outbox(resume)
         t0, fmt = sim_origin(first), self.sc.output.format
         master = master_tables(self.root, fmt)  # cached: catch-up may have read them
         world = with_overlay(self.sc, self.root)  # the folder's live disruptions too
-        loops = []
-        for s in range(1, self.sc.volume.dcs + 1):
-            rec = StreamRecorder(self.sc.seed, s, int(t0 * 1000), self.root, fmt, outbox)
-            loops.append(ShardLoop(world, self.root, s, first, rec, master))
-            loops[-1].begin(today)
-        feeder = Feeder(loops, t0, self._day_closed)
-        shards = [lp.shard for lp in loops]
-        self.steering = Steering(self.sc, self.root, master, shards, feeder, t0, self.wall)
+        workers = self.settings.shard_workers(self.sc.volume.dcs)
+        feeder = make_feeder(world, self.root, master, workers, first, today, t0, outbox)
+        feeder.on_day_closed = self._day_closed
+        shards = list(range(1, self.sc.volume.dcs + 1))
+        ids = store_ids(master["stores"], shards)
+        self.steering = Steering(self.sc, self.root, master, ids, feeder, t0, self.wall)
         self.steering.position = lambda: max(self.released_ms, resume) / 1000
         return feeder, outbox, resume, now_ms
 
@@ -190,8 +194,10 @@ class RealtimeRun:
         started = time.monotonic()
         report, ctl = self.report, self.control
         prepared = await self._in_thread(self._prepare)
-        if prepared is None:  # stopped while preparing
+        if prepared is None:  # stopped while preparing: nothing released, position kept
             await sink.close()
+            today, resume, _ = self._position(self.history(), self.wall.now())
+            self._save(today, resume, None, resume / 1000, clean=True)
             return report
         feeder, outbox, resume, now_ms = prepared
         gc.freeze()  # master data and today's plans: no collection walks them again
@@ -267,9 +273,7 @@ class RealtimeRun:
             report.paced_seconds = (t_stop - paced_from) if paced_from else 0.0
             await self.releaser.drain(sink)
             await sink.close()
-            if not feeder.alive:
-                for r in feeder.recs:
-                    r.close()
+            feeder.close()
             if live:
                 live.update(view_of(self, view, sink))
                 live.stop()

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from sim.config.clock import WallClock
 from sim.run.control import Control
-from sim.run.feeder import Feeder
+from sim.run.feeder import AnyFeeder
 from sim.run.outbox import Outbox
 from sim.run.pacing import Lag
 from sim.sinks import Sink
@@ -42,7 +42,7 @@ class Session(Protocol):
     def report(self) -> _Counts: ...
 
     outbox: Outbox | None
-    feeder: Feeder | None
+    feeder: AnyFeeder | None
 
 
 def status(run: Session) -> dict[str, Any]:

@@ -13,8 +13,10 @@ simulated** (rounded up to a whole second), or at its own start if that is later
   counts, prices, promotions): they apply from the start of the first business day
   not yet set up (10:00 UTC).
 
-The change reaches the world through :meth:`sim.run.feeder.Feeder.steer`: it is applied
-by the simulation thread before its next slice. The resolved start and end are recorded
+The change reaches the world through the feeder's ``steer`` (:mod:`sim.run.feeder`, or
+:mod:`sim.run.feeder_procs` whose workers are processes: the instant is then the furthest
+any worker was allowed to run): it is applied before the next slice, as a
+:class:`ShardAction` (plain data, so it can cross to a worker process). The resolved start and end are recorded
 in the folder's overlay (:mod:`sim.run.overlay`), which every later run (a restart of
 the stream, fast-forward of the same days) applies, so those days come out the same.
 :meth:`Steering.inject` says how far ahead of the stream's position the disruption
@@ -33,10 +35,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 from pydantic import ValidationError
 
@@ -44,9 +48,9 @@ from sim.config.calendar import business_date, day_start
 from sim.config.clock import WallClock
 from sim.config.scenario import Scenario, _describe
 from sim.errors import InputError
-from sim.run.feeder import Feeder
+from sim.run.feeder import Steerable
 from sim.run.overlay import DISRUPTION, NO_EFFECT, load_overlay, model_of, save_overlay
-from sim.world.day import Shard
+from sim.run.shard import ShardLoop
 from sim.world.disruptions import Disruptions, check_targets
 
 AT_INSTANT = frozenset({"dc_outage", "truck_delay", "supplier_shortage"})
@@ -62,6 +66,34 @@ def next_day_start(t: float) -> float:
     day = business_date(datetime.fromtimestamp(t, UTC))
     start = day_start(day).timestamp()
     return start if start > t else day_start(day + timedelta(days=1)).timestamp()
+
+
+@dataclass
+class ShardAction:
+    """A change to the shards' disruptions, made by whichever process simulates them
+    (plain data: it crosses to a shard worker process)."""
+
+    add: dict[int, list[Any]] = field(default_factory=dict)  # shard -> new entries
+    old: Any = None  # the disruption whose entries are swapped for ``new``'s (or dropped)
+    new: Any = None
+    t0: float = 0.0
+
+    def __call__(self, loops: list[ShardLoop]) -> None:
+        for lp in loops:
+            entries = lp.shard.disruptions.entries
+            entries.extend(self.add.get(lp.shard.m.shard, []))
+            if self.old is not None:
+                self._swap(entries)
+
+    def _swap(self, entries: list[Any]) -> None:
+        for i, e in enumerate(entries):
+            if e[0].model_dump() == self.old.model_dump():
+                if self.new is None:
+                    del entries[i]
+                else:
+                    a, b = self.new.window()
+                    entries[i] = (self.new, a - self.t0, b - self.t0, e[3], e[4])
+                break
 
 
 def parse(entry: dict[str, Any], index: int) -> Any:
@@ -84,13 +116,13 @@ class Steering:
         sc: Scenario,
         root: Path,
         master: dict[str, pa.Table],
-        shards: list[Shard],
-        feeder: Feeder,
+        store_ids: dict[int, np.ndarray],
+        feeder: Steerable,
         t0: float,
         wall: WallClock,
     ) -> None:
         self.sc, self.root, self.master = sc, root, master
-        self.shards, self.feeder, self.t0 = shards, feeder, t0
+        self.store_ids, self.feeder, self.t0 = store_ids, feeder, t0
         self.wall = wall
         self.position: Callable[[], float] = lambda: 0.0  # the stream's (set by the run)
 
@@ -145,19 +177,15 @@ class Steering:
 
         return self.feeder.steer(decide)
 
-    def _adder(self, d: Any) -> Any:
+    def _adder(self, d: Any) -> ShardAction:
         """The action adding ``d`` to every shard's disruptions (run by the simulation)."""
-        parts = []
-        for shard in self.shards:
-            one = self.sc.model_copy(update={"disruptions": [d]})
-            built = Disruptions.build(one, self.master, shard.m.shard, self.t0, shard.m.store_ids)
-            parts.append((shard.disruptions.entries, built.entries))
-
-        def add() -> None:
-            for entries, new in parts:
-                entries.extend(new)
-
-        return add
+        one = self.sc.model_copy(update={"disruptions": [d]})
+        return ShardAction(
+            add={
+                s: Disruptions.build(one, self.master, s, self.t0, ids).entries
+                for s, ids in self.store_ids.items()
+            }
+        )
 
     # -- cancel ---------------------------------------------------------------------------
     def cancel(self, did: str) -> dict[str, Any]:
@@ -180,7 +208,7 @@ class Steering:
             if end >= b:  # it ends before the cancel could take effect
                 rec["status"] = "ended"
                 save_overlay(self.root, overlay)
-                return (lambda: None), rec
+                return ShardAction(), rec
             if end <= a:
                 rec["status"] = NO_EFFECT
                 new = None
@@ -193,22 +221,9 @@ class Steering:
 
         return self.feeder.steer(decide)
 
-    def _replacer(self, old: Any, new: Any) -> Any:
+    def _replacer(self, old: Any, new: Any) -> ShardAction:
         """The action swapping ``old``'s entries for ``new``'s (or dropping them)."""
-
-        def swap() -> None:
-            for shard in self.shards:
-                entries = shard.disruptions.entries
-                for i, e in enumerate(entries):
-                    if e[0].model_dump() == old.model_dump():
-                        if new is None:
-                            del entries[i]
-                        else:
-                            a, b = new.window()
-                            entries[i] = (new, a - self.t0, b - self.t0, e[3], e[4])
-                        break
-
-        return swap
+        return ShardAction(old=old, new=new, t0=self.t0)
 
     # -- list -----------------------------------------------------------------------------
     def active(self) -> list[dict[str, Any]]:
