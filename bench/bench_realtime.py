@@ -5,10 +5,12 @@ Generates the default chain's history up to yesterday once (into a temporary fol
 21:00 UTC) and each speed (``max`` and 600x) runs ``python -m sim run --realtime --sink
 eventhub`` against ``tests/eventhub_endpoint.py`` (in this process, on 127.0.0.1) and
 measures: time to the first event received by the endpoint (from process start), events/s
-received over ``--window`` wall seconds after the first, the run's peak RSS, the release
-lag p99 (from ``realtime/state.json``) and the time from SIGINT to exit. Prints a table.
+received over ``--window`` wall seconds after the first, the run's peak memory (RSS and
+PSS summed over the session and its worker processes), the release lag p99 (from
+``realtime/state.json``) and the time from SIGINT to exit. Prints a table.
 
     python bench/bench_realtime.py [--window 60] [--times 11:00 16:00 21:00] [--speeds max 600]
+        [--workers N]   # realtime.workers (default: the scenario's, auto)
 """
 
 from __future__ import annotations
@@ -35,9 +37,14 @@ from tests.eventhub_endpoint import EventHubEndpoint  # noqa: E402
 DAY = "2024-03-06"
 
 
+WORKERS: list[object] = []  # --workers, if given
+
+
 def scenario(tmp: Path, out: Path, days: int) -> Path:
     data = yaml.safe_load((ROOT / "scenarios" / "default.yaml").read_text())
     data["calendar"] = {"start": f"-{days}d", "end": "now"}
+    if WORKERS:
+        data.setdefault("realtime", {})["workers"] = WORKERS[0]
     data["paths"] = {"dictionaries": str(ROOT / "dictionaries"), "output": str(out)}
     path = tmp / f"{out.name}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -56,6 +63,19 @@ def history(tmp: Path, days: int) -> Path:
     return out
 
 
+def tree_memory(ps: psutil.Process) -> tuple[int, int]:
+    """RSS and PSS of the session and its worker processes, in bytes. RSS counts the
+    pages a forked worker shares with its parent twice; PSS shares them out."""
+    rss = pss = 0
+    for p in [ps, *ps.children(recursive=True)]:
+        try:
+            m = p.memory_full_info()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        rss, pss = rss + m.rss, pss + m.pss
+    return rss, pss
+
+
 def one(hist: Path, tmp: Path, at: str, speed: str, window: float) -> dict[str, object]:
     out = tmp / f"run-{at.replace(':', '')}-{speed}"
     shutil.rmtree(out, ignore_errors=True)
@@ -72,10 +92,11 @@ def one(hist: Path, tmp: Path, at: str, speed: str, window: float) -> dict[str, 
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE)
         ps = psutil.Process(proc.pid)
-        peak = 0
+        peak = peak_pss = 0
         first = None
         while proc.poll() is None:
-            peak = max(peak, ps.memory_info().rss)
+            rss, pss = tree_memory(ps)
+            peak, peak_pss = max(peak, rss), max(peak_pss, pss)
             if first is None and ep.received_count:
                 first = time.perf_counter() - t0
                 n0, t1 = ep.received_count, time.perf_counter()
@@ -101,6 +122,7 @@ def one(hist: Path, tmp: Path, at: str, speed: str, window: float) -> dict[str, 
             "first_event_s": first,
             "events_per_s": rate,
             "peak_rss_mb": peak / 2**20,
+            "peak_pss_mb": peak_pss / 2**20,
             "lag_p99_s": state.get("lag_p99_s"),
             "sigint_to_exit_s": stop_s,
             "exit": proc.returncode,
@@ -116,7 +138,10 @@ def main() -> None:
     parser.add_argument("--speeds", nargs="+", default=["max", "600"])
     parser.add_argument("--history", type=Path, help="reuse a generated history folder")
     parser.add_argument("--days", type=int, default=2, help="days of history to generate")
+    parser.add_argument("--workers", help="realtime.workers: 1 (a thread), N or auto")
     args = parser.parse_args()
+    if args.workers:
+        WORKERS.append(args.workers if args.workers == "auto" else int(args.workers))
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         hist = args.history or history(tmp, args.days)
@@ -129,15 +154,16 @@ def main() -> None:
     print()
     print(
         "| start (UTC) | speed | first event (s) | events/s | peak RSS (MB) "
-        "| lag p99 (s) | SIGINT to exit (s) |"
+        "| peak PSS (MB) | lag p99 (s) | SIGINT to exit (s) |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         first = f"{r['first_event_s']:.1f}" if r["first_event_s"] is not None else "none"
         lag = r["lag_p99_s"]
         print(
             f"| {r['start']} | {r['speed']} | {first} | {r['events_per_s']:,.0f} "
-            f"| {r['peak_rss_mb']:,.0f} | {lag if lag is not None else '-'} "
+            f"| {r['peak_rss_mb']:,.0f} | {r['peak_pss_mb']:,.0f} "
+            f"| {lag if lag is not None else '-'} "
             f"| {r['sigint_to_exit_s']:.2f} |"
         )
 

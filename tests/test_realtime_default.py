@@ -81,10 +81,13 @@ def _stream(history: Path, tmp: Path, name: str, now: str, seconds: int, workers
     return out
 
 
-def _by_key(out: Path) -> dict[str, list[tuple[str, str, str]]]:
+def _by_key(out: Path, lo: str, hi: str) -> dict[str, list[tuple[str, str, str]]]:
+    """Each store's (or DC's) events from ``lo`` to ``hi``: id, type, payload."""
     keys: dict[str, list[tuple[str, str, str]]] = {}
     for line in (out / "realtime" / "events.jsonl").read_bytes().splitlines():
         e = orjson.loads(line)
+        if not lo <= e["payload"]["EventTS"] < hi:
+            continue
         key = str(e["payload"].get("StoreID") or e["payload"].get("DCID") or e["event_type"])
         body = orjson.dumps(e["payload"], option=orjson.OPT_SORT_KEYS).decode()
         keys.setdefault(key, []).append((e["event_id"], e["event_type"], body))
@@ -94,9 +97,10 @@ def _by_key(out: Path) -> dict[str, list[tuple[str, str, str]]]:
 def test_worker_processes_stream_what_the_thread_streams(history: Path, tmp_path: Path) -> None:
     """Today's shards in two worker processes (the default on 2 cores) or in the
     session's thread: the same events, the same ids, each store's in the same order."""
-    now = "2024-03-06T17:00:00Z"
-    procs = _by_key(_stream(history, tmp_path, "procs", now, 1200, workers=2))
-    thread = _by_key(_stream(history, tmp_path, "thread", now, 1200, workers=1))
+    now, lo, hi = "2024-03-06T17:00:00Z", "2024-03-06T17:00:10", "2024-03-06T17:19:50"
+    # (the wall clock runs on from ``now``: each run starts a moment later than the other)
+    procs = _by_key(_stream(history, tmp_path, "procs", now, 1200, workers=2), lo, hi)
+    thread = _by_key(_stream(history, tmp_path, "thread", now, 1200, workers=1), lo, hi)
     assert sum(map(len, procs.values())) > 10_000
     assert procs.keys() == thread.keys()
     for key in procs:
