@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -125,10 +126,12 @@ def test_a_day_closed_by_worker_processes_has_fast_forward_bytes(
     assert state["last_day"] == "2024-03-06"
 
 
-def test_a_worker_killed_ends_the_session_with_a_clear_error(history: Path, tmp_path: Path) -> None:
-    out = tmp_path / "k"
+def _session(history: Path, tmp: Path, name: str) -> tuple[subprocess.Popen, Path]:
+    """A real-time session on the default chain (600x, workers: auto) in its own
+    process, once its first events are out."""
+    out = tmp / name
     shutil.copytree(history, out)
-    path = scenario(tmp_path, out)
+    path = scenario(tmp, out)
     env = {**os.environ, ENV_NOW: "2024-03-06T15:00:00Z", "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "sim", "run", str(path), "--realtime", "--speed", "600"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
@@ -136,6 +139,15 @@ def test_a_worker_killed_ends_the_session_with_a_clear_error(history: Path, tmp_
     deadline = time.monotonic() + 120
     while not (events.exists() and events.stat().st_size) and time.monotonic() < deadline:
         time.sleep(0.1)
+    return proc, out
+
+
+def _gone(p: psutil.Process) -> bool:
+    return not p.is_running() or p.status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_worker_killed_ends_the_session_with_a_clear_error(history: Path, tmp_path: Path) -> None:
+    proc, _ = _session(history, tmp_path, "k")
     workers = psutil.Process(proc.pid).children()
     assert len(workers) == 2, "two worker processes on the default chain"
     workers[0].kill()
@@ -143,4 +155,20 @@ def test_a_worker_killed_ends_the_session_with_a_clear_error(history: Path, tmp_
     assert proc.returncode == 1, stderr
     assert "run failed: the worker process simulating shards" in stderr, stderr
     assert "killed by signal 9" in stderr and "Traceback" not in stderr, stderr
-    assert not workers[1].is_running() or workers[1].status() == psutil.STATUS_ZOMBIE
+    assert _gone(workers[1])
+
+
+def test_sigint_stops_the_session_and_its_workers_within_a_second(
+    history: Path, tmp_path: Path
+) -> None:
+    proc, out = _session(history, tmp_path, "i")
+    workers = psutil.Process(proc.pid).children()
+    assert len(workers) == 2
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    took = time.monotonic() - sent
+    assert proc.returncode == 0, stderr
+    assert took < 1.5, f"{took:.2f} s from SIGINT to exit"  # <1 s unloaded
+    assert all(_gone(w) for w in workers)
+    assert json.loads((out / "realtime" / "state.json").read_text())["clean_stop"]

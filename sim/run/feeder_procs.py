@@ -42,7 +42,7 @@ from sim.run.outbox import Outbox
 from sim.run.shard import Master, ShardLoop, master_tables
 from sim.run.workers import EXIT_ORPHANED
 
-POLL = 0.2  # wall seconds between a worker's looks at its simulation thread
+POLL = 0.05  # wall seconds between a worker's looks at its simulation thread
 
 
 def make_feeder(
@@ -167,21 +167,21 @@ class ProcessFeeder:
             return result
 
     def stop(self, timeout: float = 0.5) -> None:
-        """Ask every worker to stop after its slice; wait up to ``timeout`` seconds."""
+        """Ask every worker to stop after its step (it ends on its own: nothing it does
+        after this is released)."""
         with self._lock:
             self._stopping = True
             self._send(("stop",))
-        self._join(timeout)
 
     def close(self) -> None:
-        """After :meth:`stop`: a worker not ended yet (mid-way through today's set-up or a
-        day's files) is ended, as the thread is with its process; the next run redoes
-        that day from its checkpoint."""
-        self._join(0.5)
+        """End the workers: those not ended a moment after :meth:`stop` (still setting
+        up today, or writing a day's files) are ended as the thread is with its
+        process; the next run redoes that day from its checkpoint."""
+        self._join(0.3)
         for p in self._procs:
             if p.is_alive():
                 p.terminate()
-                p.join(1.0)
+        self._join(1.0)
 
     def _join(self, timeout: float) -> None:
         end = time.monotonic() + timeout

@@ -16,9 +16,10 @@ simulated** (rounded up to a whole second), or at its own start if that is later
 The change reaches the world through the feeder's ``steer`` (:mod:`sim.run.feeder`, or
 :mod:`sim.run.feeder_procs` whose workers are processes: the instant is then the furthest
 any worker was allowed to run): it is applied before the next slice, as a
-:class:`ShardAction` (plain data, so it can cross to a worker process). The resolved start and end are recorded
-in the folder's overlay (:mod:`sim.run.overlay`), which every later run (a restart of
-the stream, fast-forward of the same days) applies, so those days come out the same.
+:class:`ShardAction` (plain data, so it can cross to a worker process). The resolved
+start and end are recorded in the folder's overlay (:mod:`sim.run.overlay`), which every
+later run (a restart of the stream, fast-forward of the same days) applies, so those days
+come out the same.
 :meth:`Steering.inject` says how far ahead of the stream's position the disruption
 starts (``effective_in_s``: at least the look-ahead, 40 simulated minutes, plus a margin).
 
