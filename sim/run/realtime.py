@@ -27,6 +27,7 @@ import gc
 import json
 import os
 import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -52,7 +53,7 @@ from sim.run.overlay import with_overlay
 from sim.run.pacing import Clock, Lag
 from sim.run.release import Releaser
 from sim.run.screen import hm, span, status, view_of
-from sim.run.shard import master_tables
+from sim.run.shard import master_tables, warm_arrow
 from sim.run.steer import Steering
 from sim.run.threads import T, in_thread
 from sim.sinks import RealtimeSettings, Sink, make_sink
@@ -174,7 +175,10 @@ class RealtimeRun:
         today, resume, now_ms = self._position(state, now)
         outbox = Outbox(resume)
         t0, fmt = sim_origin(first), self.sc.output.format
+        warm = threading.Thread(target=warm_arrow, name="warm-arrow", daemon=True)
+        warm.start()
         master = master_tables(self.root, fmt)  # cached: catch-up may have read them
+        warm.join()
         world = with_overlay(self.sc, self.root)  # the folder's live disruptions too
         workers = self.settings.shard_workers(self.sc.volume.dcs)
         feeder = make_feeder(world, self.root, master, workers, first, today, t0, outbox)

@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sim.config.calendar import sim_origin
 from sim.config.scenario import Scenario
@@ -46,6 +47,13 @@ def master_tables(root: Path, fmt: str) -> Master:
         _MASTER.clear()  # one output folder at a time
         hit = _MASTER[key] = (stamp, load_master(root, fmt))
     return hit[1]
+
+
+def warm_arrow() -> None:
+    """Pay pyarrow's lazy set-up now: its compute functions (at the first call) and its
+    conversion to numpy (which imports pandas where it is installed). Run beside
+    :func:`master_tables`, whose reader leaves the interpreter lock free."""
+    pc.equal(pa.chunked_array([[0]]), 0).to_numpy()
 
 
 def load_shard(
