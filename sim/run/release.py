@@ -39,6 +39,8 @@ from sim.run.rate import RateLimiter
 from sim.sinks.base import OutEvent, Sink
 
 CHUNK = 20_000  # events per sink.send: keeps each step of the loop short
+IN_FLIGHT_S = 0.3  # unpaced: the sink holds at most this many seconds of its deliveries
+IN_FLIGHT_MIN = 2_000  # ... and never less than this many events (batches in flight)
 
 
 class Releaser:
@@ -57,6 +59,8 @@ class Releaser:
         self.released = 0  # taken from the outbox (filtered ones included)
         self.filtered_out = 0
         self.capped_ticks = 0  # ticks at which the cap held events back
+        self._deliveries = (wall.time(), 0)  # (when, delivered then): the sink's pace
+        self._rate = 0.0  # events the sink delivered per second, over the last second
         # message id -> time (ms) of the events the fault stage holds before their first
         # send (late, out of order): the saved position stays before the oldest of them
         self._unsent: dict[str, int] = {}
@@ -129,6 +133,17 @@ class Releaser:
                     self._track(events, part.ms, out)
                 await self._send(sink, out)
         return pos
+
+    def room(self, sink: Sink) -> bool:
+        """Whether an unpaced stream may hand the sink more now: it holds less than
+        ``IN_FLIGHT_S`` of what it delivers. A stop delivers what the sink holds, so this
+        keeps a stop within a second at any speed; the rest waits in the outbox."""
+        now, done = self.wall.time(), sink.metrics.delivered
+        t0, d0 = self._deliveries
+        if now - t0 >= 1.0:
+            self._rate = (done - d0) / (now - t0)
+            self._deliveries = (now, done)
+        return sink.metrics.buffered < max(IN_FLIGHT_MIN, IN_FLIGHT_S * self._rate)
 
     async def pump(self, sink: Sink) -> None:
         """Send the events the fault stage holds whose time has come."""
