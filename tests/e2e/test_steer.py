@@ -23,11 +23,13 @@ from typing import Any
 
 import orjson
 import pytest
+import yaml
 
 from sim.config.calendar import business_date, day_start
 from sim.config.clock import ENV_NOW, fixed_wall_clock
 from sim.contract.schema import TABLES
 from sim.report.metrics import read_facts
+from sim.run import channel
 from sim.run.channel import CHANNEL, request
 from sim.run.overlay import OVERLAY
 from tests.helpers import ROOT, run_cli
@@ -35,7 +37,7 @@ from tests.helpers import ROOT, run_cli
 NOW = "2024-03-06T16:00:00Z"
 SCENARIO = """\
 seed: 11
-volume: {{stores: 3, dcs: 1, total_geographies: 12, total_customers: 1500,
+volume: {{stores: 3, dcs: {dcs}, total_geographies: 12, total_customers: 1500,
          total_products: 600, customers_per_day: 250}}
 calendar: {{start: -2d, end: {end}}}
 paths: {{dictionaries: {dicts}, output: {out}}}
@@ -49,9 +51,10 @@ def _injected_clock() -> Iterator[None]:
         yield
 
 
-def scenario(folder: Path, name: str, end: str = "now") -> Path:
+def scenario(folder: Path, name: str, end: str = "now", dcs: int = 1) -> Path:
     path = folder / f"{name}.yaml"
-    path.write_text(SCENARIO.format(end=end, dicts=ROOT / "dictionaries", out=folder / name))
+    text = SCENARIO.format(end=end, dicts=ROOT / "dictionaries", out=folder / name, dcs=dcs)
+    path.write_text(text)
     return path
 
 
@@ -63,9 +66,22 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp / "h"
 
 
+@pytest.fixture(scope="module")
+def two_dcs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two DCs: on 2 cores or more the stream's shards run in two worker processes."""
+    tmp = tmp_path_factory.mktemp("steer2")
+    os.chdir(ROOT)
+    assert run_cli("run", scenario(tmp, "h", dcs=2), "--quiet", "--workers", "1") == 0
+    return tmp / "h"
+
+
+def dcs_of(history: Path) -> int:
+    return int(yaml.safe_load((history.parent / "h.yaml").read_text())["volume"]["dcs"])
+
+
 def copy(history: Path, folder: Path, name: str = "rt", end: str = "now") -> tuple[Path, Path]:
     shutil.copytree(history, folder / name)
-    return scenario(folder, name, end), folder / name
+    return scenario(folder, name, end, dcs_of(history)), folder / name
 
 
 def start_stream(path: Path, *args: str) -> subprocess.Popen[bytes]:
@@ -204,12 +220,15 @@ def test_control_from_a_second_process(
         assert info["token"] not in text, "the token is never printed"
 
 
+@pytest.mark.parametrize("folder", ["history", "two_dcs"])
 def test_a_live_dc_outage_is_recorded_and_fast_forward_writes_the_same_files(
-    history: Path, tmp_path: Path
+    folder: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     """The stream crosses the business-day boundary with a DC outage injected live; the
     same day regenerated in fast-forward from the same checkpoint, with the recorded
-    overlay, gives the same files, and the stream's rows are those files' rows."""
+    overlay, gives the same files, and the stream's rows are those files' rows (with
+    the shards in a thread, and in worker processes)."""
+    history: Path = request.getfixturevalue(folder)
     now = datetime.fromisoformat(NOW.replace("Z", "+00:00"))
     today = business_date(now)
     boundary = day_start(today + timedelta(days=1)).timestamp()
@@ -218,7 +237,7 @@ def test_a_live_dc_outage_is_recorded_and_fast_forward_writes_the_same_files(
     proc = start_stream(path, "--speed", "2400", "--duration", str(duration))
     try:
         streaming(out, proc)
-        outage = request(
+        outage = channel.request(
             out, "inject", {"disruption": {"kind": "dc_outage", "dc": 1, "duration_hours": 20}}
         )
         assert proc.wait(timeout=240) == 0, proc.stderr.read() if proc.stderr else ""
