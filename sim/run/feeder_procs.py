@@ -37,7 +37,7 @@ from sim.config.calendar import day_start
 from sim.config.scenario import Scenario
 from sim.errors import RunError
 from sim.run.events import EventBatch
-from sim.run.feeder import AnyFeeder, DayClosed, Decide, Feeder, StreamRecorder, T, today_loops
+from sim.run.feeder import AnyFeeder, DayClosed, Decide, Feeder, T, today_loops
 from sim.run.outbox import Outbox
 from sim.run.shard import Master, ShardLoop, master_tables
 from sim.run.workers import EXIT_ORPHANED
@@ -114,7 +114,6 @@ class ProcessFeeder:
         self.on_day_closed: DayClosed = lambda day, rows: None
         self.frontier = self.allowed = self.committed = start
         self.error: BaseException | None = None
-        self.recs: list[StreamRecorder] = []
         self._day = today
         self._fronts = [start] * len(shard_groups)
         self._groups = shard_groups
@@ -167,8 +166,9 @@ class ProcessFeeder:
             return result
 
     def stop(self, timeout: float = 0.5) -> None:
-        """Ask every worker to stop after its step (it ends on its own: nothing it does
-        after this is released)."""
+        """Ask every worker to stop after its step; no wait (``timeout`` is the
+        thread's): a worker ends on its own, and nothing it sends after this is
+        released."""
         with self._lock:
             self._stopping = True
             self._send(("stop",))
