@@ -114,7 +114,7 @@ class ShardMaster:
     loyalty: list[np.ndarray]  # per store: visit weight of each of those customers
     ble_ids: pa.Array  # BLE id by customer id (null where none, index 0 unused)
     ad_customers: np.ndarray  # customer ids with an AdId
-    ad_ids: np.ndarray  # their AdIds (object array of str)
+    ad_ids: pa.Array  # their AdIds (strings)
     ad_home: np.ndarray  # their home store index in the shard
     opening: np.ndarray  # (stores, products+1) opening store inventory
     dc_opening: np.ndarray  # (products+1) opening DC inventory
@@ -136,7 +136,6 @@ class ShardMaster:
         cid, home = cu["ID"].to_numpy(), cu["HomeStoreID"].to_numpy()
         rng = stream(sc.seed, Stream.SESSIONS, shard)
         weight = rng.gamma(0.6, 1.0, len(cid))  # a few loyal regulars, many occasional
-        ad = cu["AdId"].to_numpy(zero_copy_only=False)
         has_ad = ~pc.is_null(cu["AdId"]).to_numpy(zero_copy_only=False)
         inv = m["store_inventory_snapshots"]
         inv = inv.filter(pc.is_in(inv["StoreID"], pa.array(ids)))
@@ -168,7 +167,7 @@ class ShardMaster:
                 [pa.nulls(1, pa.string()), m["customers"]["BLEId"].combine_chunks()]
             ),
             ad_customers=cid[has_ad],
-            ad_ids=ad[has_ad],
+            ad_ids=cu["AdId"].filter(pa.array(has_ad)).combine_chunks().cast(pa.string()),
             ad_home=np.searchsorted(ids, home[has_ad]).astype(np.int64),
             opening=opening,
             dc_opening=dc_opening,
