@@ -69,6 +69,11 @@ def iso_strings(ms: np.ndarray) -> pa.StringArray:
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(out))
 
 
+def nullable_ids(ids: np.ndarray) -> pa.Array:
+    """Int64 ids, null where negative."""
+    return pa.array(ids, type=pa.int64(), mask=ids < 0)
+
+
 def timestamps(ms: np.ndarray) -> pa.Array:
     """UTC timestamps from epoch milliseconds."""
     return pa.array(np.asarray(ms, dtype=np.int64), type=pa.int64()).cast(ARROW_TYPES["ts"])
