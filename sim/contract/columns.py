@@ -69,6 +69,13 @@ def iso_strings(ms: np.ndarray) -> pa.StringArray:
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(out))
 
 
+def repeated(value: str, n: int) -> pa.StringArray:
+    """``pa.array([value] * n)`` without the Python list: one buffer of ``n`` copies."""
+    data = value.encode()
+    offsets = np.arange(n + 1, dtype=np.int32) * len(data)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data * n))
+
+
 def nullable_ids(ids: np.ndarray) -> pa.Array:
     """Int64 ids, null where negative."""
     return pa.array(ids, type=pa.int64(), mask=ids < 0)

@@ -9,7 +9,7 @@ import pyarrow as pa
 import simpy
 
 from sim.contract import keys
-from sim.contract.columns import nullable_ids
+from sim.contract.columns import nullable_ids, repeated
 from sim.contract.ids import readable_ids, uniform
 from sim.world.lanes import Arrival, Lanes, visit
 from sim.world.model import CHECKOUT, ZONES, Catalog
@@ -268,8 +268,8 @@ class Store:
                 "StoreID": np.full(len(owner), d.store_id),
                 "ProductID": prod,
                 "QtyDelta": -qty,
-                "Reason": pa.array(["SALE"] * len(owner)),
-                "Source": pa.array(["STORE"] * len(owner)),
+                "Reason": repeated("SALE", len(owner)),
+                "Source": repeated("STORE", len(owner)),
                 "Reference": rid,
             },
         )
