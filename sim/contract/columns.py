@@ -39,23 +39,46 @@ def _seconds_of(day: int) -> np.ndarray:
     return out.view("S19")
 
 
+@lru_cache(maxsize=16)
+def _seconds_from(first: int, last: int) -> np.ndarray:
+    """:func:`_seconds_of` for the epoch days ``first`` .. ``last``, one after the other."""
+    return np.concatenate([_seconds_of(d) for d in range(first, last + 1)])
+
+
+SPAN_DAYS = 8  # up to this many epoch days in one look-up table
+
+
 def iso_strings(ms: np.ndarray) -> pa.StringArray:
     """``2024-01-01T08:15:30.250Z`` for epoch milliseconds, by table look-ups."""
     ms = np.asarray(ms, dtype=np.int64)
     n = len(ms)
-    day, rest = np.divmod(ms, 86_400_000)
-    days, inv = np.unique(day, return_inverse=True) if n else (np.empty(0, np.int64), day)
     out = np.empty(n, dtype=_ISO)
-    sec, milli = np.divmod(rest, 1000)
-    if len(days) == 1:
-        out["head"] = _seconds_of(int(days[0]))[sec]
-    else:
-        for k, d in enumerate(days):
-            rows = inv == k
-            out["head"][rows] = _seconds_of(int(d))[sec[rows]]
-    out["tail"] = _TAILS[milli]
+    if n:
+        sec, milli = ms // 1000, ms % 1000
+        first, last = int(sec.min()) // 86400, int(sec.max()) // 86400
+        if last - first < SPAN_DAYS:  # one table of the days' seconds: one look-up
+            out["head"] = _seconds_from(first, last).take(sec - first * 86400)
+        else:
+            day, rest = np.divmod(sec, 86400)
+            days, inv = np.unique(day, return_inverse=True)
+            for k, d in enumerate(days):
+                rows = inv == k
+                out["head"][rows] = _seconds_of(int(d))[rest[rows]]
+        out["tail"] = _TAILS.take(milli)
     offsets = np.arange(0, n * 24 + 1, 24, dtype=np.int32)
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(out))
+
+
+def repeated(value: str, n: int) -> pa.StringArray:
+    """``pa.array([value] * n)`` without the Python list: one buffer of ``n`` copies."""
+    data = value.encode()
+    offsets = np.arange(n + 1, dtype=np.int32) * len(data)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data * n))
+
+
+def nullable_ids(ids: np.ndarray) -> pa.Array:
+    """Int64 ids, null where negative."""
+    return pa.array(ids, type=pa.int64(), mask=ids < 0)
 
 
 def timestamps(ms: np.ndarray) -> pa.Array:

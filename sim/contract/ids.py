@@ -32,8 +32,8 @@ def _strings(chars: np.ndarray) -> pa.StringArray:
     """An (n, w) uint8 array of ASCII as an Arrow string array."""
     n, w = chars.shape
     offsets = np.arange(0, n * w + 1, w, dtype=np.int32)
-    data = np.ascontiguousarray(chars).tobytes()
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+    data = pa.py_buffer(np.ascontiguousarray(chars))  # no copy: the buffer keeps the array
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), data)
 
 
 def _hex(x: np.ndarray) -> np.ndarray:
@@ -85,16 +85,39 @@ def keyed_hex_digits(seed: int, salt: int, values: np.ndarray) -> np.ndarray:
     return _hex(_mix(values.astype(np.uint64) ^ k1))
 
 
+_GROUP = 10_000  # four digits per table look-up
+# "0000" .. "9999" as one little uint32 word each (the four ASCII bytes in memory order)
+_WORDS = np.array([f"{i:04d}".encode() for i in range(_GROUP)], dtype="S4").view(np.uint32)
+
+
 def _digits(x: np.ndarray, width: int) -> np.ndarray:
-    p = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
-    return (x.astype(np.int64)[:, None] // p % 10 + 48).astype(np.uint8)
+    """An (n, width) uint8 array: the last ``width`` decimal digits of each value (of its
+    floor remainder by ``10**width``), four digits per table look-up."""
+    if width > 18:  # 10**width no longer fits an int64
+        p = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
+        return (x.astype(np.int64)[:, None] // p % 10 + 48).astype(np.uint8)
+    rest = x.astype(np.int64) % (10**width)
+    k = -(-width // 4)
+    words = np.empty((len(rest), k), np.uint32)
+    for j in range(k - 1, -1, -1):
+        words[:, j] = _WORDS.take(rest % _GROUP)
+        rest //= _GROUP
+    return words.view(np.uint8)[:, 4 * k - width :]
 
 
 def readable_ids(prefix: str, *fields: tuple[np.ndarray | int, int], n: int) -> pa.StringArray:
     """``PREFIX-f1-f2...`` with each field zero-padded to its width."""
-    parts = [np.frombuffer(prefix.encode(), np.uint8)[None, :].repeat(n, axis=0)]
-    dash = np.full((n, 1), ord("-"), np.uint8)
-    for values, width in fields:
-        arr = np.broadcast_to(np.asarray(values, dtype=np.int64), (n,))
-        parts += [dash, _digits(arr, width)]
-    return _strings(np.hstack(parts) if n else np.zeros((0, 1), np.uint8))
+    head = prefix.encode()
+    width = len(head) + sum(1 + w for _, w in fields)
+    out = np.empty((n, width), np.uint8)
+    out[:, : len(head)] = np.frombuffer(head, np.uint8)
+    at = len(head)
+    for values, w in fields:
+        out[:, at] = ord("-")
+        v = np.asarray(values, dtype=np.int64)
+        if v.ndim == 0:  # one value for every row: its digits once
+            out[:, at + 1 : at + 1 + w] = _digits(v.reshape(1), w)
+        else:
+            out[:, at + 1 : at + 1 + w] = _digits(np.broadcast_to(v, (n,)), w)
+        at += 1 + w
+    return _strings(out if n else np.zeros((0, 1), np.uint8))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import os
 import shutil
@@ -143,6 +144,8 @@ def run_shard(
     try:
         rec = FileRecorder(sc.seed, shard, sim_origin_ms(first_day), root, sc.output.format)
         loop = ShardLoop(sc, root, shard, first_day, rec)
+        if not gc.get_freeze_count():  # the process's first shard: modules, master data
+            gc.freeze()  # live for the run, so the full collections need not walk them
         for d, counts in loop.run(days):
             done += 1
             _merge(totals, counts)

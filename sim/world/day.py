@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
-import pyarrow.compute as pc
 import simpy
 
 from sim.config.calendar import day_start
@@ -190,7 +189,7 @@ class ShardDay:
             carried,
             close_s,
         )
-        ble = ~pc.is_null(m.ble_ids.take(np.maximum(customer, 0))).to_numpy(zero_copy_only=False)
+        ble = m.has_ble[np.maximum(customer, 0)]
         day = StoreDay(
             s,
             int(m.store_ids[s]),

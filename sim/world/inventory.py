@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from sim.contract.columns import repeated
 from sim.world.recorder import Recorder
 
 
@@ -26,8 +27,8 @@ def _rows(
         node_col: np.full(n, node),
         "ProductID": prods,
         "QtyDelta": delta,
-        "Reason": pa.array([reason] * n),
-        "Source": pa.array([source] * n),
+        "Reason": repeated(reason, n),
+        "Source": repeated(source, n),
         "Reference": reference if reference is not None else pa.nulls(n, pa.string()),
     }
 

@@ -58,7 +58,10 @@ class Arrival(simpy.Process):
     """A SimPy process whose generator starts ``delay`` seconds from now.
 
     ``env.process`` starts a generator through an ``Initialize`` event and a visit's
-    first step would be a timeout to its queue time: here one timeout starts it.
+    first step would be a timeout to its queue time: here one timeout starts it. When
+    the generator ends and nothing waits for the process (nothing waits for a visit),
+    the process is done at once instead of through one more event that has no callback:
+    the events that do something happen in the same order.
     """
 
     def __init__(
@@ -69,6 +72,33 @@ class Arrival(simpy.Process):
         self._generator = generator
         self._target = simpy.Timeout(env, delay)
         self._target.callbacks.append(self._resume)
+
+    def _resume(self, event: simpy.Event) -> None:
+        """``simpy.Process._resume`` for what a visit waits on: events that succeeded and
+        have not been processed yet (anything else takes SimPy's own path)."""
+        if not event._ok:
+            simpy.Process._resume(self, event)
+            return
+        env = self.env
+        env._active_proc = self
+        try:
+            event = self._generator.send(event._value)
+        except StopIteration as e:
+            self._ok, self._value = True, e.args[0] if e.args else None
+            self._target = None  # type: ignore[assignment]
+            env._active_proc = None
+            if self.callbacks:
+                env.schedule(self)  # someone waits for it: as SimPy does
+            else:
+                self.callbacks = None  # type: ignore[assignment]  # processed: nothing to call
+            return
+        if event.callbacks is None:  # already processed: SimPy's loop resumes at once
+            env._active_proc = None
+            simpy.Process._resume(self, event)
+            return
+        event.callbacks.append(self._resume)
+        self._target = event
+        env._active_proc = None
 
 
 def visit(env: simpy.Environment, store: Till, i: int) -> Generator[simpy.Event, object, None]:

@@ -107,7 +107,7 @@ def impressions(
             "Channel": names,
             "CampaignId": campaign,
             "CreativeId": readable_ids("CR", (yyyymm, 6), (ch + 1, 2), (creative, 2), n=n),
-            "CustomerAdId": pa.array(m.ad_ids[who], type=pa.string()),
+            "CustomerAdId": m.ad_ids.take(pa.array(who)),
             "ImpressionId": readable_ids("I", (m.shard, 3), (day_no, 5), (seq, 7), n=n),
             "Cost": np.round(cost[ch] * rng.lognormal(-0.08, 0.4, n), 6),
             "Device": pa.array(list(DEVICES)).take(pa.array(rng.choice(3, n, p=DEVICE_MIX))),

@@ -113,8 +113,9 @@ class ShardMaster:
     customers: list[np.ndarray]  # per store: customer ids whose home store it is
     loyalty: list[np.ndarray]  # per store: visit weight of each of those customers
     ble_ids: pa.Array  # BLE id by customer id (null where none, index 0 unused)
+    has_ble: np.ndarray  # whether each of them is there
     ad_customers: np.ndarray  # customer ids with an AdId
-    ad_ids: np.ndarray  # their AdIds (object array of str)
+    ad_ids: pa.Array  # their AdIds (strings)
     ad_home: np.ndarray  # their home store index in the shard
     opening: np.ndarray  # (stores, products+1) opening store inventory
     dc_opening: np.ndarray  # (products+1) opening DC inventory
@@ -136,8 +137,8 @@ class ShardMaster:
         cid, home = cu["ID"].to_numpy(), cu["HomeStoreID"].to_numpy()
         rng = stream(sc.seed, Stream.SESSIONS, shard)
         weight = rng.gamma(0.6, 1.0, len(cid))  # a few loyal regulars, many occasional
-        ad = cu["AdId"].to_numpy(zero_copy_only=False)
         has_ad = ~pc.is_null(cu["AdId"]).to_numpy(zero_copy_only=False)
+        ble = pa.concat_arrays([pa.nulls(1, pa.string()), m["customers"]["BLEId"].combine_chunks()])
         inv = m["store_inventory_snapshots"]
         inv = inv.filter(pc.is_in(inv["StoreID"], pa.array(ids)))
         opening = np.zeros((len(ids), m["products_master"].num_rows + 1), dtype=np.int64)
@@ -164,11 +165,10 @@ class ShardMaster:
             size=st["SizeFactor"].to_numpy(),
             customers=[cid[home == s] for s in ids],
             loyalty=[weight[home == s] for s in ids],
-            ble_ids=pa.concat_arrays(
-                [pa.nulls(1, pa.string()), m["customers"]["BLEId"].combine_chunks()]
-            ),
+            ble_ids=ble,
+            has_ble=ble.is_valid().to_numpy(zero_copy_only=False),
             ad_customers=cid[has_ad],
-            ad_ids=ad[has_ad],
+            ad_ids=cu["AdId"].filter(pa.array(has_ad)).combine_chunks().cast(pa.string()),
             ad_home=np.searchsorted(ids, home[has_ad]).astype(np.int64),
             opening=opening,
             dc_opening=dc_opening,

@@ -22,6 +22,7 @@ import pyarrow as pa
 import simpy
 
 from sim.contract import keys
+from sim.contract.columns import repeated
 from sim.contract.ids import readable_ids
 from sim.contract.vocab import FULFILLMENT_TYPES as TYPES
 from sim.contract.vocab import ORDER_STATUSES as STATUSES
@@ -32,6 +33,8 @@ from sim.world.segments import members
 from sim.world.visits import dedupe
 
 HOUR = 3600.0
+_TYPE_NAMES = pa.array(list(TYPES))
+_NODE_TYPES = pa.array(["DC", "STORE"])  # by whether a store fulfils
 
 
 @dataclass
@@ -194,7 +197,7 @@ class OnlineChannel:
     def _node(self, idx: np.ndarray) -> tuple[pa.Array, pa.Array]:
         ctx = self.ctx
         store = self.at_store[idx]
-        kind = pa.array(np.where(store, "STORE", "DC"))
+        kind = _NODE_TYPES.take(pa.array(store.astype(np.int64)))
         return kind, pa.array(np.where(store, ctx.m.store_ids[self.orders.store[idx]], ctx.m.shard))
 
     def _lines(self, idx: np.ndarray, status: str, t: np.ndarray, allocated: bool | None) -> None:
@@ -230,8 +233,8 @@ class OnlineChannel:
                 "Qty": qty,
                 "UnitPrice": unit,
                 "ExtPrice": qty * unit,
-                "Status": pa.array([status] * n),
-                "FulfillmentType": pa.array(np.asarray(TYPES)[o.kind[order]]),
+                "Status": repeated(status, n),
+                "FulfillmentType": _TYPE_NAMES.take(pa.array(o.kind[order])),
                 "NodeType": node_type,
                 "NodeID": node,
                 "StoreID": ctx.m.store_ids[o.store[order]],

@@ -70,3 +70,11 @@ def interval_of(t: np.ndarray) -> np.ndarray:
     """The 15-minute interval (number since the sim clock's origin) each time is
     recorded in: by its whole milliseconds, as every recorded time is written."""
     return sim_ms(t) // FT_INTERVAL_MS
+
+
+def sensing(t: np.ndarray, spans: list[tuple[float, float]]) -> np.ndarray:
+    """Which times fall outside every sensor outage."""
+    ok = np.ones(len(t), dtype=bool)
+    for a, b in spans:
+        ok &= (t < a) | (t >= b)
+    return ok

@@ -9,12 +9,13 @@ import pyarrow as pa
 import simpy
 
 from sim.contract import keys
+from sim.contract.columns import nullable_ids, repeated
 from sim.contract.ids import readable_ids, uniform
 from sim.world.lanes import Arrival, Lanes, visit
 from sim.world.model import CHECKOUT, ZONES, Catalog
 from sim.world.recorder import Recorder
 from sim.world.segments import members
-from sim.world.sensors import FT_INTERVAL, interval_of, occupancy, pings, rssi
+from sim.world.sensors import FT_INTERVAL, interval_of, occupancy, pings, rssi, sensing
 from sim.world.till import TENDERS, Promotions, tax_cents
 from sim.world.visits import Visits
 
@@ -70,10 +71,12 @@ class Store:
         self._qty = visits.line_qty.tolist()
         self.queue_at = (visits.arrive + visits.shop).tolist()  # Python floats: a faster heap
         self.service = visits.service.tolist()
-        self._paid: list[int] = []
+        self._paid: list[int] = []  # visits that paid, in order, and when
+        self._paid_t: list[float] = []
+        self._whole: list[int] = []  # of them, baskets sold whole, not yet in ``sold``
         self._stockouts: list[tuple[float, int, int]] = []
         self._stockout_count: dict[int, int] = {}
-        self._receipts = self._paid_done = self._entered = 0
+        self._receipts = self._paid_done = self._entered = self._settled = 0
         self._ft_from = env.now
         self._stays: tuple[np.ndarray, ...] = (np.empty(0, np.int64),) + (np.empty(0),) * 2
         order = np.argsort(visits.stay_visit, kind="stable")
@@ -95,26 +98,36 @@ class Store:
         """Scan the basket of visit ``i``: sell what is on the shelf, never below zero.
 
         Baskets are a few lines: plain Python on lists beats numpy's per-call cost here;
-        a basket that meets a short shelf takes the vectorized path below.
+        a short shelf takes the path below; :meth:`settle` records whole baskets in bulk.
         """
         lo, hi = self._off[i], self._off[i + 1]
-        prods, qtys = self._prod[lo:hi], self._qty[lo:hi]
+        prods = self._prod[lo:hi]
         stock = self.stock
-        have = stock.item
-        left = [have(p) - q for p, q in zip(prods, qtys, strict=True)]
+        left = list(map(int.__sub__, map(stock.item, prods), self._qty[lo:hi]))
         if min(left) < 0:
             self._checkout_short(i, now, lo, hi)
             return
         for p, n in zip(prods, left, strict=True):
             stock[p] = n
-        self.sold[lo:hi] = self.visits.line_qty[lo:hi]
-        self.paid_at[i] = now
+        self._whole.append(i)
         self._paid.append(i)
+        self._paid_t.append(now)
         if 0 in left:
             for p, n in zip(prods, left, strict=True):
                 if n == 0:  # every line sold here (sold = qty > 0)
                     k = self._stockout_count[p] = self._stockout_count.get(p, -1) + 1
                     self._stockouts.append((now, p, k))
+
+    def settle(self) -> None:
+        """Baskets sold whole to :attr:`sold` (each line its qty), times to :attr:`paid_at`."""
+        if self._whole:
+            _, line = members(self.visits.line_off, np.asarray(self._whole, dtype=np.int64))
+            self.sold[line] = self.visits.line_qty[line]
+            self._whole = []
+        if len(self._paid_t) > self._settled:
+            idx = np.asarray(self._paid[self._settled :], dtype=np.int64)
+            self.paid_at[idx] = self._paid_t[self._settled :]
+            self._settled = len(self._paid_t)
 
     def _checkout_short(self, i: int, now: float, lo: int, hi: int) -> None:
         """A basket with a line the shelf cannot fill: short lines switch to a
@@ -141,8 +154,8 @@ class Store:
         for p, n in zip(prods, left, strict=True):
             stock[p] = n
         self.sold[lo:hi] = sold
-        self.paid_at[i] = now
         self._paid.append(i)
+        self._paid_t.append(now)
         for p, n, k in zip(prods, sold, left, strict=True):
             if n > 0 and k == 0:
                 c = self._stockout_count[p] = self._stockout_count.get(p, -1) + 1
@@ -154,6 +167,7 @@ class Store:
     # -- what gets recorded ----------------------------------------------------------
     def flush(self, now: float, final: bool = False) -> None:
         """Record everything that is complete at ``now``."""
+        self.settle()
         self._record_entries(now)
         self._record_receipts()
         self._record_stockouts()
@@ -170,7 +184,7 @@ class Store:
                 keys.CUSTOMER_ENTERED.key(store=self.day.index, visit=idx),
                 {
                     "StoreID": np.full(len(idx), self.day.store_id),
-                    "CustomerID": _nullable(v.customer[idx]),
+                    "CustomerID": nullable_ids(v.customer[idx]),
                     "VisitId": readable_ids(
                         "V", (self.day.store_id, 5), (self.day.yyyymmdd, 8), (idx, 6), n=len(idx)
                     ),
@@ -219,7 +233,7 @@ class Store:
             keys.RECEIPT.key(store=d.index, receipt=seq),
             {
                 "StoreID": store,
-                "CustomerID": _nullable(v.customer[idx]),
+                "CustomerID": nullable_ids(v.customer[idx]),
                 "ReceiptId": receipt_ids,
                 "Subtotal": subtotal,
                 "Tax": tax,
@@ -254,8 +268,8 @@ class Store:
                 "StoreID": np.full(len(owner), d.store_id),
                 "ProductID": prod,
                 "QtyDelta": -qty,
-                "Reason": pa.array(["SALE"] * len(owner)),
-                "Source": pa.array(["STORE"] * len(owner)),
+                "Reason": repeated("SALE", len(owner)),
+                "Source": repeated("STORE", len(owner)),
                 "Reference": rid,
             },
         )
@@ -274,6 +288,7 @@ class Store:
 
     def units_sold(self) -> np.ndarray:
         """Units sold today per product id."""
+        self.settle()
         v = self.visits
         return np.bincount(v.line_prod, weights=self.sold, minlength=len(self.stock)).astype(
             np.int64
@@ -329,7 +344,7 @@ class Store:
         seed = self.rec.seed
         t = np.minimum(t + 2.0 * uniform(seed, 1, key), end[seen][stay])
         z = zone[seen][stay]
-        on = _sensing(t, self.day.sensor_off)
+        on = sensing(t, self.day.sensor_off)
         if not on.all():
             t, key, z, stay = t[on], key[on], z[on], stay[on]
         self.rec.record(
@@ -363,7 +378,7 @@ class Store:
         upto = np.floor(upto / FT_INTERVAL) * FT_INTERVAL
         if upto > self._ft_from:
             k, z, count, dwell = occupancy(zone, start, end, upto, self._ft_from)
-            on = _sensing(k, self.day.sensor_off)
+            on = sensing(k, self.day.sensor_off)
             k, z, count, dwell = k[on], z[on], count[on], dwell[on]
             interval = (k / FT_INTERVAL).astype(np.int64)
             key = keys.FOOT_TRAFFIC.key(store=self.day.index, interval=interval, zone=z)
@@ -382,15 +397,3 @@ class Store:
             self._ft_from = upto
         keep = interval_of(end) * FT_INTERVAL >= self._ft_from  # may count in later rows
         self._stays = (zone[keep], start[keep], end[keep])
-
-
-def _sensing(t: np.ndarray, spans: list[tuple[float, float]]) -> np.ndarray:
-    """Which times fall outside every sensor outage."""
-    ok = np.ones(len(t), dtype=bool)
-    for a, b in spans:
-        ok &= (t < a) | (t >= b)
-    return ok
-
-
-def _nullable(ids: np.ndarray) -> pa.Array:
-    return pa.array(ids, type=pa.int64(), mask=ids < 0)

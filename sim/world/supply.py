@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Generator
 
 import numpy as np
-import pyarrow as pa
 import simpy
 
 from sim.contract import keys
+from sim.contract.columns import repeated
 from sim.world.context import DayContext
 from sim.world.inventory import record_store_txn
 from sim.world.store import Store
@@ -62,7 +62,7 @@ def store_review(ctx: DayContext, store: Store, rng: np.random.Generator) -> Non
             np.full(len(prods), now),
             keys.REORDER.key(node=s + 1, product=prods),
             {
-                "NodeType": pa.array(["STORE"] * len(prods)),
+                "NodeType": repeated("STORE", len(prods)),
                 "NodeID": np.full(len(prods), store.day.store_id),
                 "ProductID": prods,
                 "OnHand": stock[prods],
@@ -123,7 +123,7 @@ def dc_review(ctx: DayContext, rng: np.random.Generator) -> None:
             np.full(len(prods), ctx.env.now),
             keys.REORDER.key(node=0, product=prods),
             {
-                "NodeType": pa.array(["DC"] * len(prods)),
+                "NodeType": repeated("DC", len(prods)),
                 "NodeID": np.full(len(prods), ctx.m.shard),
                 "ProductID": prods,
                 "OnHand": ctx.dc_stock[prods],

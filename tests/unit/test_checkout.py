@@ -121,6 +121,7 @@ def build(shard: Shard, cls: type[Store]) -> Store:
         np.random.default_rng(4), 60,
     )  # fmt: skip
     ctx.env.run(until=ctx.end)
+    store.settle()  # baskets sold whole: their lines and payment times, in bulk
     return store
 
 
