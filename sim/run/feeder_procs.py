@@ -120,6 +120,7 @@ class ProcessFeeder:
         self._closed: dict[date, list[dict[str, int]]] = {}
         self._lock = threading.Lock()
         self._stopping = False
+        gc.freeze()  # what the fork shares: no collection in a worker copies its pages
         ctx = mp.get_context("fork")
         pipes = [(ctx.Pipe(duplex=False), ctx.Pipe(duplex=False)) for _ in shard_groups]
         self._cmds = [cmd_w for (_, cmd_w), _ in pipes]
