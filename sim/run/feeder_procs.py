@@ -65,6 +65,12 @@ def make_feeder(
     return Feeder(today_loops(sc, root, shards, first, today, t0, outbox, master), t0)
 
 
+def discard(feeder: AnyFeeder) -> None:
+    """End a feeder (and its workers) the session gave up before it started it."""
+    feeder.stop()
+    feeder.close()
+
+
 def groups(stores: pa.Table, shards: list[int], workers: int) -> list[list[int]]:
     """``shards`` split into at most ``workers`` groups of about as many stores each."""
     size = np.bincount(stores["DCID"].to_numpy(), minlength=max(shards) + 1)

@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -121,3 +121,20 @@ def prune_checkpoints(root: Path, keep_day: date) -> None:
     for p in (root / "state").glob("shard-*.pkl"):
         if not p.name.endswith(f"-{keep_day.isoformat()}.pkl"):
             p.unlink(missing_ok=True)
+
+
+def save_position(path: Path, data: dict[str, Any]) -> None:
+    """Write a real-time session's position file (``realtime/state.json``) at once
+    (a temporary file renamed). On the same business day ``released_ms`` never moves
+    backward; ``released_at`` is added, readable."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = json.loads(path.read_text()) if path.exists() else {}
+    ms = int(data["released_ms"])
+    if old.get("day") == data["day"]:
+        ms = max(ms, int(old.get("released_ms", 0)))
+    at = datetime.fromtimestamp(ms / 1000, UTC).isoformat()
+    data = {"day": data["day"], "released_ms": ms, "released_at": at, **data}
+    data["released_ms"] = ms
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(path)

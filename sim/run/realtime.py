@@ -32,7 +32,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
@@ -45,10 +45,10 @@ from sim.errors import InputError
 from sim.run.channel import ControlChannel
 from sim.run.control import Control
 from sim.run.feeder import SLICE, AnyFeeder, StreamRecorder
-from sim.run.feeder_procs import make_feeder, store_ids
+from sim.run.feeder_procs import discard, make_feeder, store_ids
 from sim.run.history import record_generated, run_history
 from sim.run.outbox import Outbox
-from sim.run.output import GenerationState
+from sim.run.output import GenerationState, save_position
 from sim.run.overlay import with_overlay
 from sim.run.pacing import Clock, Lag
 from sim.run.release import Releaser
@@ -112,6 +112,9 @@ class RealtimeRun:
         self.feeder: AnyFeeder | None = None
         self.outbox: Outbox | None = None
         self._acks: deque[tuple[int, int]] = deque()  # (released_ms, events handed so far)
+        self._prep_lock = threading.Lock()
+        self._given_up = False  # the session stopped before its set-up was ready
+        self._made: AnyFeeder | None = None  # the feeder the set-up made
 
     @property
     def stop(self) -> asyncio.Event:
@@ -183,6 +186,10 @@ class RealtimeRun:
         workers = self.settings.shard_workers(self.sc.volume.dcs)
         feeder = make_feeder(world, self.root, master, workers, first, today, t0, outbox)
         feeder.on_day_closed = self._day_closed
+        with self._prep_lock:  # a stop may have given this set-up up (see run)
+            given_up, self._made = self._given_up, feeder
+        if given_up:
+            discard(feeder)
         shards = list(range(1, self.sc.volume.dcs + 1))
         ids = store_ids(master["stores"], shards)
         self.steering = Steering(self.sc, self.root, master, ids, feeder, t0, self.wall)
@@ -199,6 +206,10 @@ class RealtimeRun:
         report, ctl = self.report, self.control
         prepared = await self._in_thread(self._prepare)
         if prepared is None:  # stopped while preparing: nothing released, position kept
+            with self._prep_lock:
+                self._given_up, made = True, self._made
+            if made is not None:  # ready just after the stop: its workers end too
+                discard(made)
             await sink.close()
             today, resume, _ = self._position(self.history(), self.wall.now())
             self._save(today, resume, None, resume / 1000, clean=True)
@@ -324,16 +335,10 @@ class RealtimeRun:
     def _save(
         self, day: date, released_ms: int, clock: Clock | None, start: float, clean: bool
     ) -> None:
-        path = self.root / STATE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        old = json.loads(path.read_text()) if path.exists() else {}
-        if old.get("day") == day.isoformat():
-            released_ms = max(released_ms, int(old.get("released_ms", 0)))  # never backward
         p50, p99 = self.lag.quantiles()
         data = {
             "day": day.isoformat(),
             "released_ms": released_ms,
-            "released_at": datetime.fromtimestamp(released_ms / 1000, UTC).isoformat(),
             "speed": "max" if clock is None or clock.speed is None else clock.speed,
             "anchor_sim": start,
             "anchor_wall": clock.anchor_wall if clock else None,
@@ -347,9 +352,7 @@ class RealtimeRun:
             "days_completed": self.report.days_completed,
             "clean_stop": clean,
         }
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-        tmp.replace(path)
+        save_position(self.root / STATE, data)
 
 
 _START = [time.time()]
