@@ -271,8 +271,7 @@ class RealtimeRun:
                     ctl.changed = False
                     clock.rebase(self._sim_now(clock), ctl.speed, ctl.paused)
                 target = min(self._sim_now(clock), safe, end_sim)
-                free = clock.speed is not None or self.releaser.room(sink)
-                if free and target * 1000 > self.released_ms:
+                if target * 1000 > self.released_ms and self.releaser.room(sink):
                     await self._release(sink, outbox, clock, int(target * 1000))
                 await self.releaser.pump(sink)
                 margin = max(SLICE, (clock.speed or 0) * 2.0)

@@ -39,7 +39,7 @@ from sim.run.rate import RateLimiter
 from sim.sinks.base import OutEvent, Sink
 
 CHUNK = 20_000  # events per sink.send: keeps each step of the loop short
-IN_FLIGHT_S = 0.3  # unpaced: the sink holds at most this many seconds of its deliveries
+IN_FLIGHT_S = 0.3  # the sink holds at most this many seconds of its deliveries
 IN_FLIGHT_MIN = 2_000  # ... and never less than this many events (batches in flight)
 
 
@@ -135,9 +135,10 @@ class Releaser:
         return pos
 
     def room(self, sink: Sink) -> bool:
-        """Whether an unpaced stream may hand the sink more now: it holds less than
-        ``IN_FLIGHT_S`` of what it delivers. A stop delivers what the sink holds, so this
-        keeps a stop within a second at any speed; the rest waits in the outbox."""
+        """Whether the stream may hand the sink more now: it holds less than
+        ``IN_FLIGHT_S`` of what it delivers (paced, it holds more only when it is slow).
+        A stop delivers what the sink holds, so this keeps a stop within a second at any
+        speed; the rest waits in the outbox."""
         now, done = self.wall.time(), sink.metrics.delivered
         t0, d0 = self._deliveries
         if now - t0 >= 1.0:
