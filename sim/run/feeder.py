@@ -127,7 +127,7 @@ class Feeder:
         self, loops: list[ShardLoop], t0: float, on_day_closed: DayClosed | None = None
     ) -> None:
         self.loops, self.t0 = loops, t0
-        self.on_day_closed: DayClosed = on_day_closed or _nothing
+        self.on_day_closed: DayClosed = on_day_closed or no_day_hook
         self.recs = [cast(StreamRecorder, lp.rec) for lp in loops]
         self.outbox = self.recs[0].outbox
         self.frontier = t0 + self.days[0].start  # epoch seconds every shard has reached
@@ -243,8 +243,8 @@ class Feeder:
             lp.begin(day + timedelta(days=1))
 
 
-def _nothing(day: date, rows: dict[str, int]) -> None:
-    pass
+def no_day_hook(day: date, rows: dict[str, int]) -> None:
+    """The default :data:`DayClosed`: nothing to record."""
 
 
 def today_loops(

@@ -37,7 +37,7 @@ from sim.config.calendar import day_start
 from sim.config.scenario import Scenario
 from sim.errors import RunError
 from sim.run.events import EventBatch
-from sim.run.feeder import AnyFeeder, DayClosed, Decide, Feeder, T, today_loops
+from sim.run.feeder import AnyFeeder, DayClosed, Decide, Feeder, T, no_day_hook, today_loops
 from sim.run.outbox import Outbox
 from sim.run.shard import Master, ShardLoop, master_tables
 from sim.run.workers import EXIT_ORPHANED
@@ -49,14 +49,14 @@ def make_feeder(
     sc: Scenario,
     root: Path,
     master: Master,
+    shards: list[int],
     workers: int,
     first: date,
     today: date,
     t0: float,
     outbox: Outbox,
 ) -> AnyFeeder:
-    """Today's shards in ``workers`` processes, or (1) in a thread of this one."""
-    shards = list(range(1, sc.volume.dcs + 1))
+    """Today's ``shards`` in ``workers`` processes, or (1) in a thread of this one."""
     if workers > 1:
         split = groups(master["stores"], shards, workers)
         return ProcessFeeder(
@@ -85,8 +85,8 @@ def groups(stores: pa.Table, shards: list[int], workers: int) -> list[list[int]]
 
 def store_ids(stores: pa.Table, shards: list[int]) -> dict[int, np.ndarray]:
     """Each shard's store ids, in the order of its master data (``ShardMaster``)."""
-    dc = stores["DCID"].to_numpy()
-    return {s: stores["ID"].to_numpy()[dc == s] for s in shards}
+    dc, ids = stores["DCID"].to_numpy(), stores["ID"].to_numpy()
+    return {s: ids[dc == s] for s in shards}
 
 
 class PipeFeeder(Feeder):
@@ -117,7 +117,7 @@ class ProcessFeeder:
         start: float,
     ) -> None:
         self.outbox = outbox
-        self.on_day_closed: DayClosed = lambda day, rows: None
+        self.on_day_closed: DayClosed = no_day_hook
         self.frontier = self.allowed = self.committed = start
         self.error: BaseException | None = None
         self._day = today

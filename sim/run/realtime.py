@@ -183,14 +183,14 @@ class RealtimeRun:
         master = master_tables(self.root, fmt)  # cached: catch-up may have read them
         warm.join()
         world = with_overlay(self.sc, self.root)  # the folder's live disruptions too
-        workers = self.settings.shard_workers(self.sc.volume.dcs)
-        feeder = make_feeder(world, self.root, master, workers, first, today, t0, outbox)
+        shards = list(range(1, self.sc.volume.dcs + 1))
+        workers = self.settings.shard_workers(len(shards))
+        feeder = make_feeder(world, self.root, master, shards, workers, first, today, t0, outbox)
         feeder.on_day_closed = self._day_closed
         with self._prep_lock:  # a stop may have given this set-up up (see run)
             given_up, self._made = self._given_up, feeder
         if given_up:
             discard(feeder)
-        shards = list(range(1, self.sc.volume.dcs + 1))
         ids = store_ids(master["stores"], shards)
         self.steering = Steering(self.sc, self.root, master, ids, feeder, t0, self.wall)
         self.steering.position = lambda: max(self.released_ms, resume) / 1000
