@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from sim.config.calendar import sim_origin_ms
 from sim.config.scenario import Scenario
+from sim.contract import portable
 from sim.contract.columns import to_arrow
 from sim.contract.ids import keyed_hex_digits, uniform
 from sim.contract.rng import Stream, stream
@@ -294,7 +295,7 @@ def _products(sc: Scenario, d: dict[str, pa.Table]) -> pa.Table:
     cost = np.maximum(cost, 1)
     launch = np.datetime64("2014-01-01") + rng.integers(0, 3650, n).astype("timedelta64[D]")
     dept_weight = np.where(base_dept[bi] == "Grocery", 3.0, 1.0)
-    popularity = dept_weight / (1 + rng.permutation(n)) ** 0.75
+    popularity = dept_weight / portable.power(1 + rng.permutation(n), 0.75)
     brand = brands["Brand"].take(pa.array(ri))
     name = pc.binary_join_element_wise(brand, base["ProductName"].take(pa.array(bi)), " ")
     return to_arrow(
@@ -336,7 +337,7 @@ def _inventory(
             "SnapshotTS": np.full(len(dc_ids), ts),
         },
     )
-    rank = np.argsort(np.argsort(-pop)) / max(n_p - 1, 1)
+    rank = np.argsort(np.argsort(-pop, kind="stable"), kind="stable") / max(n_p - 1, 1)
     store_rows, prod_rows, qty = [], [], []
     for sid, size in zip(stores["ID"].to_numpy(), stores["SizeFactor"].to_numpy(), strict=True):
         share = np.clip(0.35 + 0.2 * size, 0.3, 0.9)

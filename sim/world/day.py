@@ -19,7 +19,7 @@ import simpy
 
 from sim.config.calendar import day_start
 from sim.config.scenario import Scenario
-from sim.contract import keys
+from sim.contract import keys, portable
 from sim.contract.rng import Stream, stream
 from sim.master.versions import Timeline
 from sim.world.changes import day_catalog, record_changes
@@ -255,7 +255,8 @@ def _promotions(shard: Shard, promos: Promotions, start: float) -> Promotions:
     price = shard.disruptions.prices(promos.price, noon)
     code, codes, lift = promos.code.copy(), list(promos.codes), promos.lift.copy()
     changed = price != promos.price  # a price change moves demand by the elasticity
-    lift[changed] *= (price[changed] / promos.price[changed]) ** shard.sc.shopping.price_elasticity
+    ratio = price[changed] / promos.price[changed]
+    lift[changed] *= portable.power(ratio, shard.sc.shopping.price_elasticity)
     for name, discount, up, prods in shard.disruptions.promotions(noon):
         hit = prods[: len(price)]
         price = np.where(hit, np.maximum(np.round(price * (1 - discount)), 1), price)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.contract import portable
 from sim.world.recorder import sim_ms
 
 FT_INTERVAL = 900.0
@@ -37,7 +38,7 @@ def rssi(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Signal strength for a distance of 0.5-12 m (log-distance path loss, 2 dB noise),
     from two uniforms per ping."""
     dist = 0.5 + 11.5 * u
-    return np.round(-59 - 20 * np.log10(dist) + 4 * (v - 0.5)).astype(np.int64)
+    return np.round(-59 - 20 * portable.log10(dist) + 4 * (v - 0.5)).astype(np.int64)
 
 
 def occupancy(

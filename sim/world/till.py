@@ -8,6 +8,7 @@ from datetime import date
 import numpy as np
 
 from sim.config.scenario import Scenario
+from sim.contract import portable
 from sim.contract.rng import Stream, stream
 from sim.contract.vocab import TENDERS
 from sim.world.model import Catalog
@@ -33,7 +34,7 @@ class Promotions:
         base = catalog.price if everyday is None else everyday
         rng = stream(sc.seed, Stream.PROMOTIONS, year, week)
         n = len(catalog.price)
-        w = catalog.popularity[1:] ** sc.shopping.promo_popularity_bias
+        w = portable.power(catalog.popularity[1:], sc.shopping.promo_popularity_bias)
         picked = rng.choice(n - 1, round(sc.shopping.promo_share * (n - 1)), False, w / w.sum())
         on = np.zeros(n, dtype=bool)
         on[picked + 1] = True

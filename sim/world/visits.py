@@ -14,6 +14,7 @@ from functools import cache
 import numpy as np
 
 from sim.config.scenario import Scenario
+from sim.contract import portable
 from sim.world.model import CHECKOUT, ENTRANCE, ZONES, Catalog
 from sim.world.till import Promotions, tender_codes
 
@@ -72,7 +73,8 @@ def _capped_extra_mean(mean_extra: float) -> float:
 
     def capped(m: float) -> float:  # pmf(k + 1) = pmf(k) (k + r) / (k + 1) (1 - p)
         p = r / (r + m)
-        pmf = p**r * np.cumprod(np.r_[1.0, (k[:-1] + r) / (k[:-1] + 1) * (1 - p)])
+        step = (k[:-1] + r) / (k[:-1] + 1) * (1 - p)
+        pmf = float(portable.power(p, r)) * np.cumprod(np.r_[1.0, step])
         return float((k * pmf).sum() + cap * max(1 - pmf.sum(), 0.0))
 
     lo, hi = mean_extra, 2 * mean_extra + 1
@@ -131,7 +133,7 @@ def _stays(
 ) -> tuple[np.ndarray, ...]:
     n = len(arrive)
     k = 1 + rng.binomial(MAX_STOPS - 1, 0.45, n)
-    others = np.argsort(rng.random((n, CHECKOUT - 1)), axis=1) + 1
+    others = np.argsort(rng.random((n, CHECKOUT - 1)), axis=1, kind="stable") + 1
     zones = np.where(others == main_zone[:, None], others[:, :1], others)
     zones[:, 0] = main_zone
     zones = zones[:, :MAX_STOPS]
