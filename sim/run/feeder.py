@@ -22,16 +22,15 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
 
 import numpy as np
-import pyarrow as pa
 
 from sim.config.scenario import Scenario
 from sim.contract.schema import TABLES
 from sim.run.events import EventBatch, build_events
-from sim.run.files import FileRecorder
+from sim.run.files import FileRecorder, merge
 from sim.run.outbox import Outbox
 from sim.run.shard import Master, ShardLoop
 from sim.world.day import ShardDay
-from sim.world.recorder import take
+from sim.world.recorder import Chunk, take
 
 SLICE = 300.0  # simulated seconds per step of the simulation thread
 STEP = 30.0  # simulated seconds between two looks at a stop request
@@ -41,14 +40,14 @@ class StreamRecorder(FileRecorder):
     """Writes the day's facts like fast-forward and turns rows after the resume point
     into event batches."""
 
-    flush_every = 900.0  # while streaming: rows wait for LOOKAHEAD anyway
+    flush_every = 300.0  # while streaming: LOOKAHEAD includes it (the first event waits)
 
     def __init__(
         self, seed: int, shard: int, t0_ms: int, root: Path, fmt: str, outbox: Outbox
     ) -> None:
         super().__init__(seed, shard, t0_ms, root, fmt)
         self.outbox = outbox
-        self.staged: dict[str, list[pa.Table]] = {}  # rows to turn into events, per table
+        self.staged: dict[tuple[str, date], list[Chunk]] = {}  # rows for events
 
     def wants(self, table: str) -> bool:
         return True
@@ -68,15 +67,16 @@ class StreamRecorder(FileRecorder):
             return
         if not keep.all():
             ms, key, cols = ms[keep], key[keep], {c: take(v, keep) for c, v in cols.items()}
-        self.staged.setdefault(table, []).append(self.build(self.day, table, ms, key, cols))
+        self.staged.setdefault((table, self.day), []).append((ms, key, cols))
 
     def take_staged(self) -> list[EventBatch]:
-        """The events of the rows recorded since the last call: one batch per table
-        (building them in bulk: a slice's rows of a table at once)."""
+        """The events of the rows recorded since the last call: one batch per table and
+        day, built in bulk (a store's flush records a few rows of many tables: one
+        Arrow table each cost more than the rows)."""
         staged, self.staged = self.staged, {}
         return [
-            build_events(self.seed, table, pa.concat_tables(parts))
-            for table, parts in sorted(staged.items())
+            build_events(self.seed, table, self.build(day, table, *merge(parts)))
+            for (table, day), parts in sorted(staged.items())
         ]
 
 

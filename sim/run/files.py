@@ -58,9 +58,7 @@ class FileRecorder(Recorder):
 
     def day_rows(self, day: date, table: str, parts: list[Chunk]) -> pa.Table:
         """One table's rows of ``day``, as its partition file holds them."""
-        ms = np.concatenate([p[0] for p in parts])
-        key = np.concatenate([p[1] for p in parts])
-        cols = {c: _concat([p[2][c] for p in parts]) for c in parts[0][2]}
+        ms, key, cols = merge(parts)
         order = np.lexsort((key, ms))
         return self.build(
             day, table, ms[order], key[order], {c: take(v, order) for c, v in cols.items()}
@@ -75,6 +73,15 @@ class FileRecorder(Recorder):
     def close(self) -> None:
         self.wait()
         self._pool.shutdown()
+
+
+def merge(parts: list[Chunk]) -> Chunk:
+    """Chunks of one table's rows as one chunk, in the order given."""
+    if len(parts) == 1:
+        return parts[0]
+    ms = np.concatenate([p[0] for p in parts])
+    key = np.concatenate([p[1] for p in parts])
+    return ms, key, {c: _concat([p[2][c] for p in parts]) for c in parts[0][2]}
 
 
 def _concat(values: list[Any]) -> Any:

@@ -63,7 +63,7 @@ from sim.world.sensors import FT_INTERVAL
 # Sim seconds the world runs ahead of what is released: the latest a row is recorded
 # after its time. A people-counter interval (FT_INTERVAL, dated at its start) is handed
 # over at the next flush (StreamRecorder.flush_every) at the end of a slice (SLICE):
-# 35 minutes; 5 more to spare. A row later than that still goes out (``late_events``).
+# 25 minutes; 5 more to spare. A row later than that still goes out (``late_events``).
 LOOKAHEAD = FT_INTERVAL + StreamRecorder.flush_every + SLICE + 300.0
 TICK = 0.05  # wall seconds between releases
 SAVE_EVERY = 1.0  # wall seconds between saves of the position
@@ -202,6 +202,7 @@ class RealtimeRun:
 
     # -- the loop --------------------------------------------------------------------
     async def run(self, sink: Sink) -> Report:
+        """Stream to ``sink`` until stopped; it is started while today's world is built."""
         started = time.monotonic()
         report, ctl = self.report, self.control
         prepared = await self._in_thread(self._prepare)
@@ -238,6 +239,7 @@ class RealtimeRun:
         behind, paced_from = False, None
         last_save = time.monotonic()
         try:
+            await sink.start()  # connects while today's world is rebuilt
             while not ctl.stopping.is_set():
                 if feeder.error is not None:
                     raise feeder.error
@@ -381,7 +383,6 @@ def run_realtime(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_signal)
-        await sink.start()
         channel = await ControlChannel(root, run.control).open()  # python -m sim control
         try:
             return await run.run(sink)

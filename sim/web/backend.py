@@ -322,7 +322,6 @@ class Stream:
             self.loop = asyncio.get_running_loop()
             if self.run_.stop.is_set():
                 return None
-            await sink.start()
             return await self.run_.run(sink)
 
         self.report = asyncio.run(main())
